@@ -1,0 +1,93 @@
+"""The legal informing window (AI-13) as pure functions of an instant and the Russian calendar.
+
+Working days come from `holidays` RU: public holidays and transfer days are days off, working
+Saturdays (weekend_workdays) are working days. Sundays are never allowed, whatever the calendar
+says. The window is half-open: 10:00 is allowed, 20:00 is not.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+import holidays
+
+SUNDAY = 6
+
+
+@lru_cache(maxsize=64)
+def _calendar(country: str, year: int) -> holidays.HolidayBase:
+    return holidays.country_holidays(country, years=year, language="ru")
+
+
+def is_working_day(day: date, country: str = "RU") -> bool:
+    if day.weekday() == SUNDAY:
+        return False
+    cal = _calendar(country, day.year)
+    return bool(cal.is_working_day(day))
+
+
+def holiday_name(day: date, country: str = "RU") -> str | None:
+    name = _calendar(country, day.year).get(day)
+    return str(name) if name else None
+
+
+@dataclass(frozen=True)
+class InformingWindow:
+    tz: ZoneInfo = field(default_factory=lambda: ZoneInfo("Europe/Astrakhan"))
+    start: time = time(10, 0)
+    end: time = time(20, 0)
+    working_days_only: bool = True
+    country: str = "RU"
+
+    def _day_allowed(self, day: date) -> bool:
+        if day.weekday() == SUNDAY:
+            return False
+        return is_working_day(day, self.country) if self.working_days_only else True
+
+    def allows(self, instant: datetime) -> bool:
+        """May a call start or a message leave at this instant?"""
+        local = _aware(instant).astimezone(self.tz)
+        if not self._day_allowed(local.date()):
+            return False
+        return self.start <= local.time().replace(tzinfo=None) < self.end
+
+    def next_allowed(self, instant: datetime, *, horizon_days: int = 60) -> datetime:
+        """The instant itself if allowed, else the next window opening (UTC)."""
+        instant = _aware(instant)
+        if self.allows(instant):
+            return instant.astimezone(UTC)
+        local = instant.astimezone(self.tz)
+        day = local.date()
+        if local.time().replace(tzinfo=None) >= self.start:
+            day += timedelta(days=1)
+        for _ in range(horizon_days):
+            if self._day_allowed(day):
+                opening = datetime.combine(day, self.start, tzinfo=self.tz)
+                return opening.astimezone(UTC)
+            day += timedelta(days=1)
+        raise ValueError(f"no informing window within {horizon_days} days of {instant.isoformat()}")
+
+    def closes_at(self, instant: datetime) -> datetime:
+        """When the window containing `instant` closes (UTC); instant must be allowed."""
+        local = _aware(instant).astimezone(self.tz)
+        return datetime.combine(local.date(), self.end, tzinfo=self.tz).astimezone(UTC)
+
+
+def add_working_days(day: date, n: int, country: str = "RU") -> date:
+    """The date n working days after (n > 0) or before (n < 0) `day`."""
+    step = 1 if n >= 0 else -1
+    remaining = abs(n)
+    while remaining:
+        day += timedelta(days=step)
+        if is_working_day(day, country):
+            remaining -= 1
+    return day
+
+
+def _aware(instant: datetime) -> datetime:
+    if instant.tzinfo is None:
+        raise ValueError("naive datetime: pass an aware instant")
+    return instant

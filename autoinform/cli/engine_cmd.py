@@ -1,0 +1,3 @@
+"""Top-level commands: `autoinform run` and `autoinform demo`."""
+
+from __future__ import annotations

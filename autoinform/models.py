@@ -1,0 +1,325 @@
+"""SQLAlchemy 2 typed models: the database is the engine's single source of truth.
+
+Money is integer kopecks everywhere (SQLite stores Numeric as REAL and sums drift).
+Timestamps are stored as naive UTC and handed out time-zone aware (UTCDateTime).
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC datetimes out, on every backend."""
+
+    impl = DateTime(timezone=False)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON(), list[Any]: JSON()}  # noqa: RUF012
+
+
+class Channel(enum.StrEnum):
+    PHONE = "phone"
+    SMS = "sms"
+    EMAIL = "email"
+
+
+class ContactSource(enum.StrEnum):
+    CONTRACT = "contract"  # the number written in the supply contract (phone calls, AI-11)
+    VOLUNTARY = "voluntary"  # given by the customer of their own will (SMS, e-mail, AI-11)
+
+
+class LineType(enum.StrEnum):
+    MOBILE = "mobile"
+    LANDLINE = "landline"
+    UNKNOWN = "unknown"
+    EMAIL = "email"
+
+
+class Role(enum.StrEnum):
+    SPECIALIST = "specialist"
+    MANAGER = "manager"
+    OPERATOR = "operator"
+    ADMIN = "admin"
+
+
+class CampaignState(enum.StrEnum):
+    DRAFT = "draft"
+    APPROVED = "approved"
+    SCHEDULED = "scheduled"
+    RUNNING = "running"
+    PAUSED = "paused"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+
+
+class DeliveryState(enum.StrEnum):
+    PENDING = "pending"  # waiting for its next_attempt_at
+    CLAIMED = "claimed"  # leased by a dispatcher worker
+    AWAITING = "awaiting"  # handed to a provider, final status still to come (SMS)
+    DONE = "done"  # final result recorded
+
+
+class Outcome(enum.StrEnum):
+    POSITIVE = "positive"  # received (AI-14)
+    NEGATIVE = "negative"  # transmitted, not received (AI-14)
+
+
+def _enum(cls: type[enum.Enum], name: str) -> Enum:
+    return Enum(cls, name=name, native_enum=False, length=16,
+                values_callable=lambda e: [m.value for m in e])
+
+
+class Division(Base):
+    __tablename__ = "divisions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(16))  # central | ros | city_point
+    address: Mapped[str] = mapped_column(String(300), default="")
+    phone: Mapped[str] = mapped_column(String(32), default="")
+    hours: Mapped[str] = mapped_column(String(200), default="")
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    login: Mapped[str] = mapped_column(String(64), unique=True)
+    full_name: Mapped[str] = mapped_column(String(200), default="")
+    role: Mapped[Role] = mapped_column(_enum(Role, "role"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Customer(Base):
+    __tablename__ = "customers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(300))
+    group: Mapped[int] = mapped_column(Integer)  # clause 3: 1 households .. 4 budget-funded
+    division_id: Mapped[int | None] = mapped_column(ForeignKey("divisions.id"))
+    address: Mapped[str] = mapped_column(String(500), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    division: Mapped[Division | None] = relationship()
+    contacts: Mapped[list[ContactPoint]] = relationship(back_populates="customer")
+
+
+class ContactPoint(Base):
+    """A phone number or address and where it came from (AI-11)."""
+
+    __tablename__ = "contact_points"
+    __table_args__ = (UniqueConstraint("customer_id", "channel", "value"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), index=True)
+    channel: Mapped[Channel] = mapped_column(_enum(Channel, "channel"))
+    value: Mapped[str] = mapped_column(String(320))  # E.164 or lower-cased e-mail
+    line_type: Mapped[LineType] = mapped_column(_enum(LineType, "line_type"))
+    source: Mapped[ContactSource] = mapped_column(_enum(ContactSource, "contact_source"))
+    source_ref: Mapped[str] = mapped_column(String(200), default="")  # list file and row it came from
+    consent: Mapped[bool] = mapped_column(Boolean, default=True)
+    opted_out_at: Mapped[datetime | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    customer: Mapped[Customer] = relationship(back_populates="contacts")
+
+
+class ContactList(Base):
+    __tablename__ = "contact_lists"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    source_file: Mapped[str] = mapped_column(String(500), default="")
+    sha256: Mapped[str] = mapped_column(String(64), default="")
+    created_by: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    rows_read: Mapped[int] = mapped_column(Integer, default=0)
+    rows_imported: Mapped[int] = mapped_column(Integer, default=0)
+    rows_merged: Mapped[int] = mapped_column(Integer, default=0)
+    rows_rejected: Mapped[int] = mapped_column(Integer, default=0)
+    complete: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class ListRow(Base):
+    __tablename__ = "list_rows"
+    __table_args__ = (UniqueConstraint("list_id", "customer_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    list_id: Mapped[int] = mapped_column(ForeignKey("contact_lists.id", ondelete="CASCADE"), index=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    row_number: Mapped[int] = mapped_column(Integer)
+    # Per-row variables; money as integer kopecks, dates as ISO strings.
+    variables: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class ListRejection(Base):
+    __tablename__ = "list_rejections"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    list_id: Mapped[int] = mapped_column(ForeignKey("contact_lists.id", ondelete="CASCADE"), index=True)
+    row_number: Mapped[int] = mapped_column(Integer)
+    column: Mapped[str] = mapped_column(String(100), default="")
+    reason: Mapped[str] = mapped_column(String(500))
+    raw: Mapped[str] = mapped_column(Text, default="")
+
+
+class ScenarioVersion(Base):
+    """A stored snapshot of a scenario exactly as it ran (AI-3)."""
+
+    __tablename__ = "scenario_versions"
+    __table_args__ = (UniqueConstraint("name", "sha256"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Campaign(Base):
+    __tablename__ = "campaigns"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    scenario_id: Mapped[int] = mapped_column(ForeignKey("scenario_versions.id"))
+    list_id: Mapped[int] = mapped_column(ForeignKey("contact_lists.id"))
+    channels: Mapped[list[Any]] = mapped_column(default=list)  # ordered fallback chain
+    start_at: Mapped[datetime] = mapped_column()
+    end_at: Mapped[datetime] = mapped_column()
+    state: Mapped[CampaignState] = mapped_column(_enum(CampaignState, "campaign_state"),
+                                                 default=CampaignState.DRAFT, index=True)
+    created_by: Mapped[str] = mapped_column(String(64))
+    approved_by: Mapped[str | None] = mapped_column(String(64), default=None)
+    approved_at: Mapped[datetime | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    scenario: Mapped[ScenarioVersion] = relationship()
+    contact_list: Mapped[ContactList] = relationship()
+
+
+class Delivery(Base):
+    """One customer of one campaign; ends with exactly one final result (AI-2, AI-14)."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "customer_id"),
+        Index("ix_deliveries_due", "state", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), index=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    list_row_id: Mapped[int] = mapped_column(ForeignKey("list_rows.id"))
+    channel_index: Mapped[int] = mapped_column(Integer, default=0)  # position in the fallback chain
+    channel: Mapped[Channel | None] = mapped_column(_enum(Channel, "channel"), default=None)
+    state: Mapped[DeliveryState] = mapped_column(_enum(DeliveryState, "delivery_state"),
+                                                 default=DeliveryState.PENDING)
+    next_attempt_at: Mapped[datetime] = mapped_column()
+    attempts: Mapped[int] = mapped_column(Integer, default=0)  # attempts on the current channel
+    lease_owner: Mapped[str | None] = mapped_column(String(64), default=None)
+    lease_until: Mapped[datetime | None] = mapped_column(default=None)
+    outcome: Mapped[Outcome | None] = mapped_column(_enum(Outcome, "outcome"), default=None)
+    reason: Mapped[str | None] = mapped_column(String(64), default=None)
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class Attempt(Base):
+    """One try on one channel; rows are only ever added, never overwritten (AI-2)."""
+
+    __tablename__ = "attempts"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(ForeignKey("deliveries.id"), index=True)
+    channel: Mapped[Channel] = mapped_column(_enum(Channel, "channel"))
+    destination: Mapped[str] = mapped_column(String(320))
+    worker: Mapped[str] = mapped_column(String(64), default="")
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(default=None)
+    provider_id: Mapped[str | None] = mapped_column(String(128), default=None, index=True)
+    disposition: Mapped[str | None] = mapped_column(String(64), default=None)
+    outcome: Mapped[Outcome | None] = mapped_column(_enum(Outcome, "outcome"), default=None)
+    reason: Mapped[str | None] = mapped_column(String(64), default=None)
+    retry: Mapped[bool] = mapped_column(Boolean, default=False)
+    duplicate_of: Mapped[int | None] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                                     default=None)
+    content: Mapped[str] = mapped_column(Text, default="")
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class StopEntry(Base):
+    """Accounts whose pending notices must be cancelled (for example: they have paid)."""
+
+    __tablename__ = "stop_list"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account: Mapped[str] = mapped_column(String(32), index=True)
+    reason: Mapped[str] = mapped_column(String(64), default="paid")
+    source: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AuditEntry(Base):
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64))
+    entity: Mapped[str] = mapped_column(String(64))
+    entity_id: Mapped[str] = mapped_column(String(64), default="")
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
