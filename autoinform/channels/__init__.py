@@ -1,0 +1,1 @@
+"""Delivery channels: e-mail, SMS and phone behind one interface (channels.base)."""
