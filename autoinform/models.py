@@ -149,6 +149,8 @@ class Customer(Base):
     group: Mapped[int] = mapped_column(Integer)  # clause 3: 1 households .. 4 budget-funded
     division_id: Mapped[int | None] = mapped_column(ForeignKey("divisions.id"))
     address: Mapped[str] = mapped_column(String(500), default="")
+    # The channel the customer asked to be informed by (AI-12); tried first when consented.
+    preferred_channel: Mapped[Channel | None] = mapped_column(_enum(Channel, "channel"), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -299,6 +301,28 @@ class Attempt(Base):
                                                      default=None)
     content: Mapped[str] = mapped_column(Text, default="")
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class ProviderEvent(Base):
+    """A status a provider reported (SMS delivery report, call end), stored before it is applied.
+
+    Reports can arrive before the attempt that caused them is recorded, or while no worker runs;
+    keeping them as rows means none is lost and housekeeping applies the rest later.
+    """
+
+    __tablename__ = "provider_events"
+    __table_args__ = (Index("ix_provider_events_unapplied", "applied_at", "provider_id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    channel: Mapped[Channel] = mapped_column(_enum(Channel, "channel"))
+    provider_id: Mapped[str] = mapped_column(String(128))
+    status: Mapped[str] = mapped_column(String(32))
+    outcome: Mapped[Outcome | None] = mapped_column(_enum(Outcome, "outcome"), default=None)
+    reason: Mapped[str] = mapped_column(String(64), default="")
+    error_code: Mapped[str | None] = mapped_column(String(32), default=None)
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    applied_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class StopEntry(Base):

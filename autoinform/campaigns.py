@@ -1,0 +1,231 @@
+"""Campaign lifecycle (AI-7, AI-15): draft → approved → scheduled → running ⇄ paused → end states.
+
+The allowed transitions are data (TRANSITIONS); every operation checks roles, changes state in one
+transaction with its audit entry, and materialises or finalises deliveries in set-based SQL so that
+a million-row list costs one statement, not a million objects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, func, insert, literal, select, update
+from sqlalchemy.orm import Session
+
+from autoinform.errors import AutoinformError, CampaignStateError, NotFoundError, PermissionDenied
+from autoinform.models import (
+    Campaign,
+    CampaignState,
+    Channel,
+    ContactList,
+    Delivery,
+    DeliveryState,
+    ListRow,
+    Outcome,
+    Role,
+    ScenarioVersion,
+    utcnow,
+)
+from autoinform.users import audit, require_role
+
+S = CampaignState
+TRANSITIONS: dict[str, dict[CampaignState, CampaignState]] = {
+    "approve": {S.DRAFT: S.APPROVED},
+    "schedule": {S.APPROVED: S.SCHEDULED},
+    "begin": {S.SCHEDULED: S.RUNNING},
+    "pause": {S.RUNNING: S.PAUSED, S.SCHEDULED: S.PAUSED},
+    "resume": {S.PAUSED: S.RUNNING},
+    "cancel": {s: S.CANCELLED for s in (S.DRAFT, S.APPROVED, S.SCHEDULED, S.RUNNING, S.PAUSED)},
+    "complete": {S.RUNNING: S.COMPLETED},
+    "expire": {S.SCHEDULED: S.EXPIRED, S.RUNNING: S.EXPIRED, S.PAUSED: S.EXPIRED},
+}
+ACTIVE = (S.SCHEDULED, S.RUNNING, S.PAUSED)
+FINAL = (S.COMPLETED, S.CANCELLED, S.EXPIRED)
+
+
+def _transition(campaign: Campaign, action: str) -> CampaignState:
+    new = TRANSITIONS[action].get(campaign.state)
+    if new is None:
+        raise CampaignStateError(campaign.id, campaign.state.value, action)
+    campaign.state = new
+    return new
+
+
+def get(session: Session, campaign_id: int, *, lock: bool = False) -> Campaign:
+    stmt = select(Campaign).where(Campaign.id == campaign_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    campaign = session.scalar(stmt)
+    if campaign is None:
+        raise NotFoundError("campaign", campaign_id)
+    return campaign
+
+
+def create(session: Session, *, name: str, scenario: ScenarioVersion, contact_list: ContactList,
+           channels: Sequence[Channel], start_at: datetime, end_at: datetime, actor: str,
+           supported: Sequence[Channel] | None = None) -> Campaign:
+    """A specialist forms a campaign from a stored scenario version and an imported list."""
+    require_role(session, actor, Role.SPECIALIST)
+    if not channels:
+        raise AutoinformError("a campaign needs at least one channel")
+    if len(set(channels)) != len(channels):
+        raise AutoinformError("a channel appears twice in the fallback chain")
+    if supported is not None:
+        missing = [c.value for c in channels if c not in supported]
+        if missing:
+            raise AutoinformError(f"scenario {scenario.name} has no content for: {', '.join(missing)}")
+    if start_at >= end_at:
+        raise AutoinformError("the campaign must start before it ends")
+    if not contact_list.complete:
+        raise AutoinformError(f"list {contact_list.name!r} was not fully imported")
+    campaign = Campaign(name=name, scenario_id=scenario.id, list_id=contact_list.id,
+                        channels=[c.value for c in channels], start_at=start_at, end_at=end_at,
+                        created_by=actor, state=S.DRAFT)
+    session.add(campaign)
+    session.flush()
+    audit(session, actor, "campaign.create", "campaign", campaign.id, name=name,
+          scenario=f"{scenario.name} v{scenario.version}", list=contact_list.name,
+          channels=campaign.channels, start_at=start_at.isoformat(), end_at=end_at.isoformat())
+    return campaign
+
+
+def approve(session: Session, campaign_id: int, actor: str) -> Campaign:
+    """A manager other than the author approves the list and the message (AI-15)."""
+    require_role(session, actor, Role.MANAGER)
+    campaign = get(session, campaign_id, lock=True)
+    if campaign.created_by == actor:
+        raise PermissionDenied("the author of a campaign cannot approve it (AI-15)")
+    _transition(campaign, "approve")
+    campaign.approved_by = actor
+    campaign.approved_at = utcnow()
+    audit(session, actor, "campaign.approve", "campaign", campaign.id)
+    return campaign
+
+
+def start(session: Session, campaign_id: int, actor: str, now: datetime | None = None) -> int:
+    """Schedule an approved campaign: one pending delivery per list row. Returns how many."""
+    require_role(session, actor, Role.SPECIALIST, Role.MANAGER)
+    now = now or utcnow()
+    campaign = get(session, campaign_id, lock=True)
+    if campaign.end_at <= now:
+        raise AutoinformError(f"campaign {campaign.id} ended at {campaign.end_at.isoformat()}")
+    _transition(campaign, "schedule")
+    first = max(campaign.start_at, now)
+    rows = select(
+        literal(campaign.id), ListRow.customer_id, ListRow.id,
+        literal(DeliveryState.PENDING.value), literal(first.astimezone(UTC).replace(tzinfo=None)), literal(0), literal(0),
+    ).where(ListRow.list_id == campaign.list_id)
+    result = cast(CursorResult[Any], session.execute(insert(Delivery).from_select(
+        ["campaign_id", "customer_id", "list_row_id", "state", "next_attempt_at", "attempts",
+         "channel_index"], rows)))
+    count = int(result.rowcount or 0)
+    audit(session, actor, "campaign.start", "campaign", campaign.id, deliveries=count)
+    if campaign.start_at <= now:
+        _transition(campaign, "begin")
+    return count
+
+
+def begin_due(session: Session, now: datetime) -> list[int]:
+    """Scheduled campaigns whose start time has come begin running."""
+    due = session.scalars(select(Campaign).where(Campaign.state == S.SCHEDULED,
+                                                 Campaign.start_at <= now).with_for_update()).all()
+    for c in due:
+        _transition(c, "begin")
+        audit(session, "scheduler", "campaign.begin", "campaign", c.id)
+    return [c.id for c in due]
+
+
+def pause(session: Session, campaign_id: int, actor: str) -> Campaign:
+    require_role(session, actor, Role.SPECIALIST, Role.MANAGER)
+    campaign = get(session, campaign_id, lock=True)
+    _transition(campaign, "pause")
+    audit(session, actor, "campaign.pause", "campaign", campaign.id)
+    return campaign
+
+
+def resume(session: Session, campaign_id: int, actor: str) -> Campaign:
+    require_role(session, actor, Role.SPECIALIST, Role.MANAGER)
+    campaign = get(session, campaign_id, lock=True)
+    target = TRANSITIONS["resume"].get(campaign.state)
+    if target is S.RUNNING and campaign.start_at > utcnow():
+        target = S.SCHEDULED  # paused before its start: back to waiting for it
+        campaign.state = target
+    else:
+        _transition(campaign, "resume")
+    audit(session, actor, "campaign.resume", "campaign", campaign.id)
+    return campaign
+
+
+def cancel(session: Session, campaign_id: int, actor: str) -> int:
+    """Cancel; every delivery not yet final ends negative with reason `cancelled`."""
+    require_role(session, actor, Role.SPECIALIST, Role.MANAGER)
+    campaign = get(session, campaign_id, lock=True)
+    _transition(campaign, "cancel")
+    campaign.finished_at = utcnow()
+    n = finalize_open(session, campaign.id, "cancelled", states=(DeliveryState.PENDING,))
+    audit(session, actor, "campaign.cancel", "campaign", campaign.id, finalized=n)
+    return n
+
+
+def finalize_open(session: Session, campaign_id: int, reason: str,
+                  states: Sequence[DeliveryState] = (DeliveryState.PENDING,)) -> int:
+    """End every delivery in `states` negative with `reason` (set-based)."""
+    result = cast(CursorResult[Any], session.execute(
+        update(Delivery)
+        .where(Delivery.campaign_id == campaign_id, Delivery.state.in_(states))
+        .values(state=DeliveryState.DONE, outcome=Outcome.NEGATIVE, reason=reason,
+                finished_at=utcnow(), lease_owner=None, lease_until=None)
+    ))
+    return int(result.rowcount or 0)
+
+
+def close_due(session: Session, now: datetime) -> dict[int, str]:
+    """End campaigns: expired past their end time, completed when nothing is left open."""
+    closed: dict[int, str] = {}
+    for c in session.scalars(select(Campaign).where(Campaign.state.in_(ACTIVE)).with_for_update()):
+        if c.end_at <= now:
+            n = finalize_open(session, c.id, "window_closed")
+            _transition(c, "expire")
+            c.finished_at = now
+            audit(session, "scheduler", "campaign.expire", "campaign", c.id, window_closed=n)
+            closed[c.id] = c.state.value
+        elif c.state is S.RUNNING and open_count(session, c.id) == 0:
+            _transition(c, "complete")
+            c.finished_at = now
+            audit(session, "scheduler", "campaign.complete", "campaign", c.id)
+            closed[c.id] = c.state.value
+    return closed
+
+
+def open_count(session: Session, campaign_id: int) -> int:
+    return int(session.scalar(select(func.count()).select_from(Delivery).where(
+        Delivery.campaign_id == campaign_id, Delivery.state != DeliveryState.DONE)) or 0)
+
+
+def progress(session: Session, campaign_id: int) -> dict[str, Any]:
+    """Counts by state and by final outcome/reason: the data behind reports and the dashboard."""
+    campaign = get(session, campaign_id)
+    by_state = dict(session.execute(
+        select(Delivery.state, func.count()).where(Delivery.campaign_id == campaign_id)
+        .group_by(Delivery.state)).tuples().all())
+    by_result = session.execute(
+        select(Delivery.outcome, Delivery.reason, func.count())
+        .where(Delivery.campaign_id == campaign_id, Delivery.state == DeliveryState.DONE)
+        .group_by(Delivery.outcome, Delivery.reason)).tuples().all()
+    return {
+        "id": campaign.id,
+        "name": campaign.name,
+        "state": campaign.state.value,
+        "channels": campaign.channels,
+        "start_at": campaign.start_at.isoformat(),
+        "end_at": campaign.end_at.isoformat(),
+        "created_by": campaign.created_by,
+        "approved_by": campaign.approved_by,
+        "deliveries": {s.value: int(n) for s, n in by_state.items()},
+        "total": int(sum(by_state.values())),
+        "results": [
+            {"outcome": o.value if o else None, "reason": r, "count": int(n)} for o, r, n in by_result
+        ],
+    }
