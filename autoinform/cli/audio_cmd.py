@@ -1,7 +1,116 @@
-"""`autoinform audio`."""
+"""`autoinform audio`: build and check the prompt audio under audio/ (AI-10, HL-3).
+
+The catalogue is the word prompts, the fixed phrases and the fixed-phrase prompts of every
+scenario in the scenarios folder. Asterisk plays a missing file as silence, so `check` must pass
+before the engine places or answers calls.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from enum import StrEnum
+from pathlib import Path
+
 import typer
 
+from autoinform.cli.common import fail, print_json
+from autoinform.config import load_settings
+from autoinform.errors import AutoinformError
+from ivr import prompts
+from ivr.audio_build import build as build_audio
+from ivr.prompts import PromptError
+
 app = typer.Typer(help="Prompt audio: build and check (audio/).", no_args_is_help=True)
+
+AudioDirOpt = typer.Option(None, "--audio-dir", help="Default: the audio_dir setting (audio/).")
+ScenariosDirOpt = typer.Option(None, "--scenarios-dir", help="Default: the scenarios_dir setting.")
+
+
+class EngineOpt(StrEnum):
+    auto = "auto"
+    gtts = "gtts"
+    espeak = "espeak"
+
+
+def scenario_prompts(directory: Path) -> dict[str, str]:
+    """Fixed-phrase prompts of every scenario in `directory` (prompt id -> text)."""
+    if not any(directory.glob("*.y*ml")):
+        return {}
+    try:
+        from autoinform.scenarios import load_all  # lazily: the CLI must start without scenarios
+    except ImportError as exc:
+        raise AutoinformError(f"{directory} holds scenarios but the scenario loader "
+                              f"(autoinform.scenarios.load_all) is not available: {exc}") from exc
+    texts: dict[str, str] = {}
+    for scenario in load_all(directory):
+        for prompt_id, text in scenario.prompt_texts().items():
+            if texts.setdefault(prompt_id, text) != text:
+                raise prompts.PromptConflictError(prompt_id, texts[prompt_id], text)
+    return texts
+
+
+def _dirs(audio_dir: Path | None, scenarios_dir: Path | None) -> tuple[Path, Path]:
+    if audio_dir is not None and scenarios_dir is not None:
+        return audio_dir, scenarios_dir
+    try:
+        settings = load_settings()
+    except AutoinformError as exc:
+        fail(str(exc))
+    return audio_dir or settings.audio_dir, scenarios_dir or settings.scenarios_dir
+
+
+def _extra(scenarios_dir: Path) -> Mapping[str, str]:
+    try:
+        return scenario_prompts(scenarios_dir)
+    except (AutoinformError, PromptError) as exc:
+        fail(str(exc))
+
+
+@app.command()
+def build(force: bool = typer.Option(False, "--force", help="Rebuild every prompt."),
+          engine: EngineOpt = typer.Option(EngineOpt.auto, "--engine",
+                                           help="auto: gTTS if reachable, else espeak-ng."),
+          audio_dir: Path | None = AudioDirOpt, scenarios_dir: Path | None = ScenariosDirOpt,
+          as_json: bool = typer.Option(False, "--json")) -> None:
+    """(Re)generate the audio of prompts that are missing or whose text changed."""
+    audio, scenarios = _dirs(audio_dir, scenarios_dir)
+    try:
+        report = build_audio(audio, prompts.catalogue(_extra(scenarios)), engine=engine.value, force=force)
+    except PromptError as exc:
+        fail(str(exc))
+    if as_json:
+        print_json({"built": [{"prompt": b.prompt_id, "engine": b.engine, "reason": b.reason}
+                              for b in report.built],
+                    "up_to_date": len(report.up_to_date), "failed": report.failed, "notes": report.notes})
+    else:
+        for note in report.notes:
+            typer.echo(f"note: {note}")
+        for b in report.built:
+            typer.echo(f"built {b.prompt_id} ({b.reason}) with {b.engine}")
+        for pid, reason in sorted(report.failed.items()):
+            typer.echo(f"FAILED {pid}: {reason}")
+        engines = ", ".join(f"{n} by {e}" for e, n in report.engines().items()) or "none built"
+        typer.echo(f"{len(report.built)} built ({engines}), {len(report.up_to_date)} up to date, "
+                   f"{len(report.failed)} failed; audio in {audio}")
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+def check(audio_dir: Path | None = AudioDirOpt, scenarios_dir: Path | None = ScenariosDirOpt,
+          as_json: bool = typer.Option(False, "--json")) -> None:
+    """Exit non-zero, listing them, if any prompt is missing, changed or corrupt."""
+    audio, scenarios = _dirs(audio_dir, scenarios_dir)
+    try:
+        report = prompts.check(audio, _extra(scenarios))
+    except PromptError as exc:
+        fail(str(exc))
+    if as_json:
+        print_json({"ok": report.ok, "checked": report.checked, "problems": dict(report.reasons)})
+    else:
+        for line in report.problems():
+            typer.echo(line)
+        verdict = "all present" if report.ok else f"{len(report.reasons)} need `autoinform audio build`"
+        typer.echo(f"{report.checked} prompts checked in {audio}: {verdict}")
+    if not report.ok:
+        raise typer.Exit(1)

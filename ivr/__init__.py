@@ -1,0 +1,1 @@
+"""IVR: FastAGI server, call flows, Russian speech and prompt audio."""
