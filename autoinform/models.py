@@ -213,6 +213,9 @@ class ListRejection(Base):
     list_id: Mapped[int] = mapped_column(ForeignKey("contact_lists.id", ondelete="CASCADE"), index=True)
     row_number: Mapped[int] = mapped_column(Integer)
     column: Mapped[str] = mapped_column(String(100), default="")
+    # "rejected": the row was not imported; "warning": it was, without this field (bad phone beside a
+    # good e-mail). Only "rejected" rows count in ContactList.rows_rejected.
+    kind: Mapped[str] = mapped_column(String(16), default="rejected", server_default="rejected")
     reason: Mapped[str] = mapped_column(String(500))
     raw: Mapped[str] = mapped_column(Text, default="")
 
