@@ -1,0 +1,227 @@
+"""E-mail channel: aiosmtplib over a small pool of reused SMTP connections (AI-9, AI-14).
+
+Outcome of one attempt, decided by the receiving server's reply (shared/DESIGN.md):
+- 2xx after the message body            -> positive "accepted"
+- 4xx at any stage, a connection dropped or timed out mid-transaction, or a failure to connect,
+  log in or start TLS (not the recipient's fault)                  -> negative, retry, "temporary_failure"
+- 5xx at RCPT with enhanced code 5.1.x (bad mailbox, e.g. "550 5.1.1 User unknown"), or a bare
+  550/551/553 at RCPT                                              -> negative, permanent, "invalid_address"
+- 5xx at RCPT with 5.2.x (mailbox disabled or over quota for good) -> negative, permanent, "bounced"
+- any other 5xx (policy at RCPT, content refused after DATA, sender refused) -> permanent "rejected";
+  except "530" at MAIL (authentication required: our configuration) -> retry
+- an address we cannot put on the wire                             -> "invalid_address", permanent,
+  no connection used
+- CR/LF or other control characters in the subject or a display name -> "failed", permanent
+"invalid_address" rather than "bounced" for unknown users because the cure is the same as for a
+malformed address: the contact point must be corrected, never retried.
+
+A stale pooled connection (server closed it while idle) fails at MAIL before anything was
+transmitted; that one case is retried at once on a fresh connection. A drop after DATA is
+reported as a retryable failure: the server may have queued the message, so a retry can
+duplicate it, which the dispatcher records (issue 3, crash test).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import socket
+import ssl
+from typing import Any
+
+import aiosmtplib
+from aiosmtplib import (
+    SMTPException,
+    SMTPResponseException,
+    SMTPServerDisconnected,
+)
+
+from autoinform.channels.base import Outgoing, ProviderStatus, SendResult
+from autoinform.channels.email_mime import (
+    InvalidAddressError,
+    MimeBuilder,
+    MimeMessage,
+    UnsafeHeaderError,
+    normalise_address,
+)
+from autoinform.config import SmtpSettings
+from autoinform.content import EmailContent
+from autoinform.errors import ChannelError
+from autoinform.logs import mask_email
+from autoinform.models import Channel, Outcome
+
+_ENHANCED_RE = re.compile(r"([245])\.(\d{1,3})\.(\d{1,3})\b")
+
+
+def classify_reply(stage: str, code: int, message: str) -> tuple[Outcome, str, bool]:
+    """(outcome, reason, retry) for an SMTP reply at a stage: connect, mail, rcpt or data."""
+    if 200 <= code < 300:
+        return Outcome.POSITIVE, "accepted", False
+    if not 500 <= code < 600 or stage == "connect" or (stage == "mail" and code == 530):
+        return Outcome.NEGATIVE, "temporary_failure", True
+    if stage == "rcpt":
+        enhanced = _ENHANCED_RE.match(message)
+        subject = enhanced.group(2) if enhanced else None
+        if subject == "1" or (subject is None and code in (550, 551, 553)):
+            return Outcome.NEGATIVE, "invalid_address", False
+        if subject == "2":
+            return Outcome.NEGATIVE, "bounced", False
+    return Outcome.NEGATIVE, "rejected", False
+
+
+class EmailChannel:
+    """ChannelSender for e-mail. send() runs concurrently up to pool_size transactions at once."""
+
+    channel = Channel.EMAIL
+
+    def __init__(self, settings: SmtpSettings, *, tls_context: ssl.SSLContext | None = None,
+                 local_hostname: str | None = None, message_domain: str | None = None,
+                 logger: logging.Logger | None = None) -> None:
+        """tls_context overrides the system trust store (a private CA, tests); local_hostname is
+        the EHLO name (default: this host's FQDN); message_domain the Message-ID domain
+        (default: the sender's domain)."""
+        self.settings = settings
+        self._builder = MimeBuilder(settings.sender, settings.sender_name, message_domain=message_domain)
+        self._tls_context = tls_context
+        self._local_hostname = local_hostname
+        self._log = logger or logging.getLogger(__name__)
+        self._idle: asyncio.Queue[aiosmtplib.SMTP] | None = None
+        self._closed = False
+
+    async def start(self) -> None:
+        """Connect (TLS, login) one pooled connection now, so bad settings fail at start-up."""
+        if self._local_hostname is None:
+            # getfqdn may block on DNS: once, off the loop, not per connection.
+            self._local_hostname = await asyncio.get_running_loop().run_in_executor(None, socket.getfqdn)
+        self._idle = asyncio.Queue()
+        first = self._new_client()
+        try:
+            await first.connect()
+        except SMTPResponseException as exc:
+            raise ChannelError(f"SMTP {self.settings.host}:{self.settings.port} refused us: "
+                               f"{exc.code} {exc.message}", permanent=True, code=str(exc.code)) from exc
+        except (SMTPException, OSError) as exc:
+            raise ChannelError(f"SMTP {self.settings.host}:{self.settings.port} unreachable: {exc}",
+                               permanent=False) from exc
+        self._idle.put_nowait(first)
+        for _ in range(self.settings.pool_size - 1):
+            self._idle.put_nowait(self._new_client())  # connected on first use
+
+    async def send(self, item: Outgoing) -> SendResult:
+        content = item.content
+        if not isinstance(content, EmailContent):
+            raise TypeError(f"email channel cannot send {type(content).__name__}")
+        extra = {"delivery_id": item.delivery_id, "attempt_id": item.attempt_id, "channel": "email"}
+        try:
+            rcpt = normalise_address(item.destination)
+            message = self._builder.build(
+                to=rcpt, to_name=item.recipient_name, content=content,
+                message_id=self._builder.message_id(item.delivery_id, item.attempt_id))
+        except InvalidAddressError as exc:
+            self._log.info("not sent to %s: %s", mask_email(item.destination), exc, extra=extra)
+            return SendResult(Outcome.NEGATIVE, "invalid_address", disposition=str(exc),
+                              detail={"error": exc.why})
+        except UnsafeHeaderError as exc:
+            self._log.warning("not sent: %s", exc, extra=extra)
+            return SendResult(Outcome.NEGATIVE, "failed", disposition=str(exc),
+                              detail={"error": "unsafe_header", "header": exc.header})
+        return await self._deliver(rcpt, message, extra)
+
+    async def poll(self, provider_id: str) -> ProviderStatus | None:
+        """E-mail's outcome is known when send() returns; there is nothing to ask later."""
+        return None
+
+    async def close(self) -> None:
+        """Wait (up to the SMTP timeout) for in-flight sends, then QUIT every connection."""
+        self._closed = True
+        if self._idle is None:
+            return
+        clients: list[aiosmtplib.SMTP] = []
+        try:
+            async with asyncio.timeout(self.settings.timeout):
+                for _ in range(self.settings.pool_size):
+                    clients.append(await self._idle.get())
+        except TimeoutError:
+            self._log.warning("closing with %d SMTP transactions still in flight",
+                              self.settings.pool_size - len(clients))
+        for smtp in clients:
+            await self._quit(smtp)
+
+    def _new_client(self) -> aiosmtplib.SMTP:
+        s = self.settings
+        return aiosmtplib.SMTP(
+            hostname=s.host, port=s.port, username=s.username,
+            password=s.password.get_secret_value() if s.password is not None else None,
+            use_tls=s.use_tls, start_tls=s.start_tls, tls_context=self._tls_context,
+            timeout=s.timeout, local_hostname=self._local_hostname,
+        )
+
+    async def _deliver(self, rcpt: str, message: MimeMessage, extra: dict[str, Any]) -> SendResult:
+        if self._idle is None or self._closed:
+            raise ChannelError("email channel is not started or already closed", permanent=False)
+        smtp = await self._idle.get()
+        try:
+            for first_try in (True, False):
+                reused = smtp.is_connected
+                stage = "connect"
+                try:
+                    if not reused:
+                        await smtp.connect()
+                    stage = "mail"
+                    options = [f"SIZE={len(message.data)}"] if smtp.supports_extension("size") else []
+                    await smtp.mail(self._builder.sender, options=options)
+                    stage = "rcpt"
+                    await smtp.rcpt(rcpt)
+                    stage = "data"
+                    reply = await smtp.data(message.data)
+                except SMTPResponseException as exc:
+                    if stage == "connect" or exc.code == 421:  # 421: the server is closing on us
+                        smtp.close()
+                    else:
+                        await self._reset(smtp)
+                    return self._refused(stage, exc.code, exc.message, message, rcpt, extra)
+                except (SMTPException, OSError) as exc:
+                    smtp.close()
+                    if first_try and reused and stage == "mail" and isinstance(exc, SMTPServerDisconnected):
+                        continue  # stale idle connection, nothing transmitted yet
+                    return self._lost(stage, exc, message, rcpt, extra)
+                self._log.debug("accepted for %s: %s", mask_email(rcpt), reply.code, extra=extra)
+                return SendResult(Outcome.POSITIVE, "accepted", provider_id=message.message_id,
+                                  disposition=f"{reply.code} {reply.message}",
+                                  detail={"size": len(message.data)})
+            raise AssertionError("unreachable: the second try always returns")
+        finally:
+            self._idle.put_nowait(smtp)
+
+    def _refused(self, stage: str, code: int, text: str, message: MimeMessage, rcpt: str,
+                 extra: dict[str, Any]) -> SendResult:
+        outcome, reason, retry = classify_reply(stage, code, text)
+        level = logging.WARNING if stage in ("connect", "mail") else logging.INFO
+        self._log.log(level, "SMTP %s refused at %s for %s: %s", code, stage, mask_email(rcpt), reason,
+                      extra=extra)
+        return SendResult(outcome, reason, retry=retry, provider_id=message.message_id,
+                          disposition=f"{code} {text}", detail={"stage": stage, "smtp_code": code})
+
+    def _lost(self, stage: str, exc: BaseException, message: MimeMessage, rcpt: str,
+              extra: dict[str, Any]) -> SendResult:
+        self._log.warning("SMTP connection lost at %s for %s: %s", stage, mask_email(rcpt),
+                          type(exc).__name__, extra=extra)
+        return SendResult(Outcome.NEGATIVE, "temporary_failure", retry=True,
+                          provider_id=message.message_id, disposition=f"{type(exc).__name__}: {exc}",
+                          detail={"stage": stage, "error": type(exc).__name__})
+
+    async def _reset(self, smtp: aiosmtplib.SMTP) -> None:
+        """RSET after a refused transaction so the connection can be reused; drop it if that fails."""
+        try:
+            await smtp.rset()
+        except (SMTPException, OSError):
+            smtp.close()
+
+    async def _quit(self, smtp: aiosmtplib.SMTP) -> None:
+        if not smtp.is_connected:
+            return
+        try:
+            await smtp.quit()
+        except (SMTPException, OSError):
+            smtp.close()
