@@ -115,12 +115,15 @@ def start(session: Session, campaign_id: int, actor: str, now: datetime | None =
     first = max(campaign.start_at, now)
     rows = select(
         literal(campaign.id), ListRow.customer_id, ListRow.id,
-        literal(DeliveryState.PENDING.value), literal(first.astimezone(UTC).replace(tzinfo=None)), literal(0), literal(0),
+        literal(DeliveryState.PENDING.value), literal(first.astimezone(UTC).replace(tzinfo=None)),
+        literal(0), literal(0),
     ).where(ListRow.list_id == campaign.list_id)
-    result = cast(CursorResult[Any], session.execute(insert(Delivery).from_select(
+    session.execute(insert(Delivery).from_select(
         ["campaign_id", "customer_id", "list_row_id", "state", "next_attempt_at", "attempts",
-         "channel_index"], rows)))
-    count = int(result.rowcount or 0)
+         "channel_index"], rows))
+    # rowcount of INSERT ... SELECT is not reported by every driver: count what is there.
+    count = int(session.scalar(select(func.count()).select_from(Delivery)
+                               .where(Delivery.campaign_id == campaign.id)) or 0)
     audit(session, actor, "campaign.start", "campaign", campaign.id, deliveries=count)
     if campaign.start_at <= now:
         _transition(campaign, "begin")
@@ -209,11 +212,11 @@ def progress(session: Session, campaign_id: int) -> dict[str, Any]:
     campaign = get(session, campaign_id)
     by_state = dict(session.execute(
         select(Delivery.state, func.count()).where(Delivery.campaign_id == campaign_id)
-        .group_by(Delivery.state)).tuples().all())
+        .group_by(Delivery.state)).all())
     by_result = session.execute(
         select(Delivery.outcome, Delivery.reason, func.count())
         .where(Delivery.campaign_id == campaign_id, Delivery.state == DeliveryState.DONE)
-        .group_by(Delivery.outcome, Delivery.reason)).tuples().all()
+        .group_by(Delivery.outcome, Delivery.reason)).all()
     return {
         "id": campaign.id,
         "name": campaign.name,

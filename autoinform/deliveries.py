@@ -1,0 +1,392 @@
+"""Database side of dispatching: claim due deliveries under a lease, record attempts, apply results.
+
+Every function is synchronous and runs in one transaction (the async dispatcher calls them in a
+worker thread). Invariants:
+- an Attempt row is committed before its message leaves (record-before-send), and its result is
+  written after; a crash in between leaves an open attempt that recovery marks `interrupted`, and
+  the next attempt of that delivery is recorded as a possible duplicate of it;
+- a delivery is DONE exactly once, with an outcome and a reason (AI-14).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from autoinform.calendar import InformingWindow
+from autoinform.channels.base import ProviderStatus, SendResult
+from autoinform.content import Content, EmailContent, PhoneContent, Recipient, SmsContent
+from autoinform.errors import AutoinformError
+from autoinform.models import (
+    Attempt,
+    Campaign,
+    CampaignState,
+    Channel,
+    ContactList,
+    ContactPoint,
+    Customer,
+    Delivery,
+    DeliveryState,
+    Division,
+    ListRow,
+    Outcome,
+    ProviderEvent,
+    StopEntry,
+)
+from autoinform.policy import RetryPolicy, Verdict
+from autoinform.routing import Contact, route
+
+log = logging.getLogger(__name__)
+
+
+class Renderer(Protocol):
+    def render(self, scenario_id: int, channel: Channel, recipient: Recipient) -> Content: ...
+
+
+@dataclass(frozen=True)
+class Work:
+    """One claimed delivery, rendered and recorded, ready to send."""
+
+    delivery_id: int
+    attempt_id: int
+    campaign_id: int
+    channel: Channel
+    destination: str
+    content: Content
+    recipient_name: str
+    end_at: datetime
+    attempts_done: int  # on this channel, before this attempt
+    chain_index: int
+    has_fallback: bool
+
+
+@dataclass
+class ClaimReport:
+    work: list[Work] = field(default_factory=list)
+    deferred: int = 0  # outside the informing window: moved to the next opening
+    finalized: dict[str, int] = field(default_factory=lambda: defaultdict(int))  # reason → count
+
+
+def content_text(content: Content) -> str:
+    """The exact words sent or spoken, stored with the attempt as evidence (AI-2)."""
+    if isinstance(content, EmailContent):
+        return f"Subject: {content.subject}\n\n{content.text}"
+    if isinstance(content, SmsContent):
+        return content.text
+    if isinstance(content, PhoneContent):
+        return "\n".join(f"[{s.id}] {s.text}" for s in content.steps)
+    raise TypeError(type(content))
+
+
+def _claim_ids(session: Session, now: datetime, limit: int, worker: str, lease_until: datetime) -> list[int]:
+    due = (
+        select(Delivery.id)
+        .join(Campaign, Campaign.id == Delivery.campaign_id)
+        .where(Campaign.state == CampaignState.RUNNING, Delivery.state == DeliveryState.PENDING,
+               Delivery.next_attempt_at <= now)
+        .order_by(Delivery.next_attempt_at, Delivery.id)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        due = due.with_for_update(of=Delivery, skip_locked=True)
+    # One statement: on SQLite the write lock is taken at once (no stale-snapshot upgrade), on
+    # PostgreSQL SKIP LOCKED lets several workers claim side by side without claiming twice.
+    stmt = (
+        update(Delivery)
+        .where(Delivery.id.in_(due.scalar_subquery()), Delivery.state == DeliveryState.PENDING)
+        .values(state=DeliveryState.CLAIMED, lease_owner=worker, lease_until=lease_until)
+        .returning(Delivery.id)
+    )
+    return list(session.scalars(stmt))
+
+
+def claim(session: Session, *, now: datetime, limit: int, worker: str, lease_s: float,
+          window: InformingWindow, renderer: Renderer) -> ClaimReport:
+    report = ClaimReport()
+    ids = _claim_ids(session, now, limit, worker, now + timedelta(seconds=lease_s))
+    if not ids:
+        return report
+    rows = session.execute(
+        select(Delivery, Campaign, Customer, ListRow.variables, ContactList.created_at, Division.name)
+        .join(Campaign, Campaign.id == Delivery.campaign_id)
+        .join(Customer, Customer.id == Delivery.customer_id)
+        .join(ListRow, ListRow.id == Delivery.list_row_id)
+        .join(ContactList, ContactList.id == Campaign.list_id)
+        .outerjoin(Division, Division.id == Customer.division_id)
+        .where(Delivery.id.in_(ids))
+    ).all()
+    customer_ids = {r[2].id for r in rows}
+    contacts: dict[int, list[Contact]] = defaultdict(list)
+    for cp in session.scalars(select(ContactPoint).where(ContactPoint.customer_id.in_(customer_ids))):
+        contacts[cp.customer_id].append(Contact(cp.channel, cp.value, cp.line_type, cp.source,
+                                                cp.consent, cp.opted_out_at is not None))
+    stopped = _stopped_accounts(session, [r[2].account for r in rows])
+    previous = _interrupted_attempts(session, ids)
+
+    attempts: list[dict[str, Any]] = []
+    pending: list[tuple[Delivery, Campaign, Customer, Any]] = []
+    for delivery, campaign, customer, variables, list_created, division in rows:
+        stop_at = stopped.get(customer.account)
+        if stop_at is not None and stop_at >= list_created:
+            _finish(delivery, Outcome.NEGATIVE, "paid", now)
+            report.finalized["paid"] += 1
+            continue
+        if not window.allows(now):
+            nxt = window.next_allowed(now)
+            if nxt >= campaign.end_at:
+                _finish(delivery, Outcome.NEGATIVE, "window_closed", now)
+                report.finalized["window_closed"] += 1
+            else:
+                _release(delivery, nxt)
+                report.deferred += 1
+            continue
+        chain = [Channel(c) for c in campaign.channels]
+        r = route(chain, delivery.channel_index, contacts[customer.id], customer.preferred_channel)
+        if r is None:
+            _finish(delivery, Outcome.NEGATIVE, "no_consent", now)
+            report.finalized["no_consent"] += 1
+            continue
+        if r.index != delivery.channel_index:
+            delivery.channel_index, delivery.attempts = r.index, 0
+        delivery.channel = r.channel
+        recipient = Recipient(account=customer.account, name=customer.name, group=customer.group,
+                              division=division or "", address=customer.address,
+                              variables=dict(variables or {}))
+        try:
+            content = renderer.render(campaign.scenario_id, r.channel, recipient)
+        except AutoinformError as exc:
+            # A list row the scenario cannot render: a negative result with the reason, not a crash.
+            _finish(delivery, Outcome.NEGATIVE, "failed", now)
+            attempts.append(_attempt_row(delivery, r.channel, r.destination, worker, now, "",
+                                         outcome=Outcome.NEGATIVE, reason="failed",
+                                         detail={"error": str(exc)}))
+            report.finalized["render_error"] += 1
+            continue
+        attempts.append(_attempt_row(delivery, r.channel, r.destination, worker, now,
+                                     content_text(content), duplicate_of=previous.get(delivery.id)))
+        pending.append((delivery, campaign, customer, (r, content)))
+
+    ids_by_delivery: dict[int, int] = {}
+    if attempts:
+        result = session.execute(insert(Attempt).returning(Attempt.id, Attempt.delivery_id,
+                                                           sort_by_parameter_order=True), attempts)
+        for attempt_id, delivery_id in result:
+            ids_by_delivery[delivery_id] = attempt_id
+    for delivery, campaign, customer, (r, content) in pending:
+        report.work.append(Work(
+            delivery_id=delivery.id, attempt_id=ids_by_delivery[delivery.id], campaign_id=campaign.id,
+            channel=r.channel, destination=r.destination, content=content, recipient_name=customer.name,
+            end_at=campaign.end_at, attempts_done=delivery.attempts, chain_index=r.index,
+            has_fallback=r.has_fallback,
+        ))
+    return report
+
+
+def _attempt_row(delivery: Delivery, channel: Channel, destination: str, worker: str, now: datetime,
+                 content: str, *, outcome: Outcome | None = None, reason: str | None = None,
+                 duplicate_of: int | None = None, detail: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"delivery_id": delivery.id, "channel": channel, "destination": destination, "worker": worker,
+            "started_at": now, "ended_at": now if outcome else None, "outcome": outcome, "reason": reason,
+            "content": content, "duplicate_of": duplicate_of, "detail": detail or {}, "retry": False}
+
+
+def _finish(delivery: Delivery, outcome: Outcome, reason: str, now: datetime) -> None:
+    delivery.state = DeliveryState.DONE
+    delivery.outcome = outcome
+    delivery.reason = reason
+    delivery.finished_at = now
+    delivery.lease_owner = None
+    delivery.lease_until = None
+
+
+def _release(delivery: Delivery, at: datetime) -> None:
+    delivery.state = DeliveryState.PENDING
+    delivery.next_attempt_at = at
+    delivery.lease_owner = None
+    delivery.lease_until = None
+
+
+def _stopped_accounts(session: Session, accounts: Sequence[str]) -> dict[str, datetime]:
+    if not accounts:
+        return {}
+    rows = session.execute(select(StopEntry.account, func.max(StopEntry.created_at))
+                           .where(StopEntry.account.in_(set(accounts)))
+                           .group_by(StopEntry.account))
+    return {a: t for a, t in rows}
+
+
+def _interrupted_attempts(session: Session, delivery_ids: Sequence[int]) -> dict[int, int]:
+    """The latest attempt of each delivery, where it was interrupted (may have been sent)."""
+    latest = (select(Attempt.delivery_id, func.max(Attempt.id).label("aid"))
+              .where(Attempt.delivery_id.in_(delivery_ids)).group_by(Attempt.delivery_id).subquery())
+    rows = session.execute(
+        select(Attempt.delivery_id, Attempt.id)
+        .join(latest, and_(latest.c.aid == Attempt.id))
+        .where(Attempt.reason == "interrupted")
+    )
+    return {d: a for d, a in rows}
+
+
+@dataclass(frozen=True)
+class Done:
+    work: Work
+    result: SendResult
+    ended_at: datetime
+
+
+def record(session: Session, done: Iterable[Done], *, policies: dict[Channel, RetryPolicy],
+           status_timeout_s: float) -> dict[str, int]:
+    """Write results of sent work and move each delivery on; returns counts by verdict."""
+    counts: dict[str, int] = defaultdict(int)
+    attempt_rows: list[dict[str, Any]] = []
+    delivery_rows: list[dict[str, Any]] = []
+    for d in done:
+        w, res, now = d.work, d.result, d.ended_at
+        attempt_rows.append({"id": w.attempt_id, "ended_at": now, "outcome": res.outcome,
+                             "reason": res.reason, "retry": res.retry, "provider_id": res.provider_id,
+                             "disposition": res.disposition[:64], "detail": res.detail})
+        decision = policies[w.channel].decide(res, attempts_done=w.attempts_done + 1, now=now,
+                                              end_at=w.end_at, has_fallback=w.has_fallback)
+        counts[decision.verdict.value] += 1
+        row: dict[str, Any] = {"id": w.delivery_id, "lease_owner": None, "lease_until": None}
+        if decision.verdict is Verdict.DONE_POSITIVE:
+            row |= {"state": DeliveryState.DONE, "outcome": Outcome.POSITIVE, "reason": res.reason,
+                    "finished_at": now, "attempts": w.attempts_done + 1}
+        elif decision.verdict is Verdict.AWAIT:
+            row |= {"state": DeliveryState.AWAITING, "attempts": w.attempts_done + 1,
+                    "lease_until": now + timedelta(seconds=status_timeout_s)}
+        elif decision.verdict is Verdict.RETRY:
+            row |= {"state": DeliveryState.PENDING, "next_attempt_at": decision.next_attempt_at,
+                    "attempts": w.attempts_done + 1}
+        elif decision.verdict is Verdict.FALLBACK:
+            row |= {"state": DeliveryState.PENDING, "next_attempt_at": now, "attempts": 0,
+                    "channel_index": w.chain_index + 1}
+        else:  # retries exhausted or permanent: the last reason stands
+            row |= {"state": DeliveryState.DONE, "outcome": Outcome.NEGATIVE, "reason": res.reason,
+                    "finished_at": now, "attempts": w.attempts_done + 1}
+        delivery_rows.append(row)
+    if attempt_rows:
+        session.execute(update(Attempt), attempt_rows)
+        # Rows of different shapes are fine: bulk UPDATE by primary key batches them by key set.
+        session.execute(update(Delivery), delivery_rows)
+    return dict(counts)
+
+
+def release(session: Session, work: Sequence[tuple[Work, datetime]], now: datetime, reason: str) -> None:
+    """Give back claimed work that was never sent (shutdown, window closed at the instant of sending):
+    the attempt is closed as not sent, the delivery waits for the given instant."""
+    if not work:
+        return
+    session.execute(update(Attempt), [
+        {"id": w.attempt_id, "ended_at": now, "reason": reason, "disposition": "not_sent"} for w, _ in work])
+    session.execute(update(Delivery), [
+        {"id": w.delivery_id, "state": DeliveryState.PENDING, "next_attempt_at": at,
+         "lease_owner": None, "lease_until": None} for w, at in work])
+
+
+def recover(session: Session, *, now: datetime, worker: str | None = None, alive: str | None = None) -> int:
+    """Take back deliveries whose lease is dead: claimed by `worker` (our previous life, which
+    crashed) or leased past lease_until by any worker but `alive` (ourselves, who know what we have
+    in flight). Their open attempts end `interrupted`."""
+    cond = Delivery.lease_until < now
+    if alive is not None:
+        cond = cond & (Delivery.lease_owner != alive)
+    if worker is not None:
+        cond = cond | (Delivery.lease_owner == worker)
+    ids = list(session.scalars(select(Delivery.id).where(Delivery.state == DeliveryState.CLAIMED, cond)))
+    if not ids:
+        return 0
+    session.execute(update(Attempt).where(Attempt.delivery_id.in_(ids), Attempt.ended_at.is_(None))
+                    .values(ended_at=now, reason="interrupted", disposition="engine_stopped"))
+    session.execute(update(Delivery).where(Delivery.id.in_(ids))
+                    .values(state=DeliveryState.PENDING, next_attempt_at=now, lease_owner=None,
+                            lease_until=None))
+    log.warning("recovered %d deliveries from a dead lease", len(ids))
+    return len(ids)
+
+
+def store_status(session: Session, status: ProviderStatus) -> None:
+    """Keep a provider's report as a row first (AI-2: nothing lost), then try to apply it."""
+    session.add(ProviderEvent(channel=status.channel, provider_id=status.provider_id, status=status.status,
+                              outcome=status.outcome, reason=status.reason, error_code=status.error_code,
+                              detail=status.detail))
+
+
+def apply_statuses(session: Session, *, now: datetime, policies: dict[Channel, RetryPolicy]) -> int:
+    """Apply stored provider reports to their attempts; reports for unknown ids wait for later."""
+    events = session.scalars(select(ProviderEvent).where(ProviderEvent.applied_at.is_(None))
+                             .order_by(ProviderEvent.id).limit(1000)).all()
+    if not events:
+        return 0
+    by_pid = {e.provider_id for e in events}
+    attempts = {a.provider_id: a for a in session.scalars(
+        select(Attempt).where(Attempt.provider_id.in_(by_pid)))}
+    applied = 0
+    for e in events:
+        a = attempts.get(e.provider_id)
+        if a is None:
+            continue  # sent but not yet recorded: applied on a later pass
+        e.applied_at = now
+        applied += 1
+        if e.outcome is None:
+            a.detail = {**a.detail, "last_status": e.status}
+            continue
+        if a.outcome is not None:
+            continue  # already final (a duplicate report)
+        a.outcome, a.reason, a.disposition = e.outcome, e.reason, e.status
+        if e.error_code:
+            a.detail = {**a.detail, "error_code": e.error_code}
+        _settle(session, a, now, policies)
+    return applied
+
+
+def _settle(session: Session, attempt: Attempt, now: datetime, policies: dict[Channel, RetryPolicy]) -> None:
+    delivery = session.get(Delivery, attempt.delivery_id)
+    if delivery is None or delivery.state is not DeliveryState.AWAITING:
+        return
+    campaign = session.get(Campaign, delivery.campaign_id)
+    assert campaign is not None
+    res = SendResult(outcome=attempt.outcome, reason=attempt.reason or "", retry=attempt.retry)
+    chain_left = len(campaign.channels) - delivery.channel_index - 1 > 0
+    decision = policies[attempt.channel].decide(res, attempts_done=delivery.attempts, now=now,
+                                                end_at=campaign.end_at, has_fallback=chain_left)
+    if decision.verdict is Verdict.DONE_POSITIVE:
+        _finish(delivery, Outcome.POSITIVE, res.reason, now)
+    elif decision.verdict is Verdict.RETRY and decision.next_attempt_at:
+        _release(delivery, decision.next_attempt_at)
+    elif decision.verdict is Verdict.FALLBACK:
+        delivery.channel_index += 1
+        delivery.attempts = 0
+        _release(delivery, now)
+    else:
+        _finish(delivery, Outcome.NEGATIVE, res.reason, now)
+
+
+def overdue_awaiting(session: Session, now: datetime, limit: int = 500) -> list[tuple[int, Channel, str]]:
+    """Attempts whose final status never came in time: (delivery id, channel, provider id) to poll."""
+    rows = session.execute(
+        select(Delivery.id, Attempt.channel, Attempt.provider_id)
+        .join(Attempt, Attempt.delivery_id == Delivery.id)
+        .where(Delivery.state == DeliveryState.AWAITING, Delivery.lease_until < now,
+               Attempt.outcome.is_(None), Attempt.provider_id.is_not(None))
+        .limit(limit)).all()
+    return [(d, c, p) for d, c, p in rows if p]
+
+
+def expire_awaiting(session: Session, delivery_id: int, now: datetime) -> None:
+    """No final status even after polling past the campaign's end: negative, reason no_report."""
+    delivery = session.get(Delivery, delivery_id)
+    if delivery is not None and delivery.state is DeliveryState.AWAITING:
+        _finish(delivery, Outcome.NEGATIVE, "no_report", now)
+
+
+def extend_await(session: Session, delivery_id: int, until: datetime) -> None:
+    session.execute(update(Delivery).where(Delivery.id == delivery_id).values(lease_until=until))
+

@@ -1,0 +1,253 @@
+"""The dispatcher: claims due deliveries, sends them through their channels, records results.
+
+A pipeline of three parts on one event loop, with the database work in a thread:
+claim (lease + render + record attempts) → send (per-channel concurrency and rate) → record
+(results batched into one transaction). The informing window (AI-13) is checked when claiming
+and again at the instant each message leaves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TypeVar
+
+from sqlalchemy.orm import Session
+
+from autoinform import campaigns, deliveries
+from autoinform.channels.base import ChannelSender, Outgoing, ProviderStatus, SendResult
+from autoinform.config import ChannelLimits
+from autoinform.db import transaction
+from autoinform.deliveries import Done, Renderer, Work
+from autoinform.logs import mask_destination
+from autoinform.models import Campaign, Channel, Delivery, Outcome, utcnow
+from autoinform.policy import RetryPolicy
+from autoinform.ratelimit import TokenBucket
+from autoinform.runtime import Runtime
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+Sweep = tuple[list[int], dict[int, str], int, list[tuple[int, Channel, str]]]
+
+
+def default_worker_name() -> str:
+    """Stable across restarts of the same engine, so leases of a crashed run are ours to recover."""
+    return os.environ.get("AUTOINFORM_WORKER", socket.gethostname())[:64]
+
+
+@dataclass
+class Stats:
+    claimed: int = 0
+    sent: int = 0
+    deferred: int = 0
+    released: int = 0
+    verdicts: dict[str, int] = field(default_factory=dict)
+    finalized: dict[str, int] = field(default_factory=dict)
+
+
+class Dispatcher:
+    def __init__(self, rt: Runtime, senders: Mapping[Channel, ChannelSender], renderer: Renderer, *,
+                 worker: str | None = None, clock: Callable[[], datetime] = utcnow) -> None:
+        self.rt = rt
+        self.senders = dict(senders)
+        self.renderer = renderer
+        self.worker = worker or default_worker_name()
+        self.clock = clock
+        self.window = rt.window
+        cfg = rt.settings.dispatch
+        self.limits: dict[Channel, ChannelLimits] = {Channel.EMAIL: cfg.email, Channel.SMS: cfg.sms,
+                                                     Channel.PHONE: cfg.phone}
+        self.policies = {ch: RetryPolicy(lim) for ch, lim in self.limits.items()}
+        self._sems = {ch: asyncio.Semaphore(lim.concurrency) for ch, lim in self.limits.items()}
+        self._buckets = {ch: TokenBucket(lim.rate_per_s) for ch, lim in self.limits.items()}
+        self._capacity = max(cfg.batch_size, 2 * sum(lim.concurrency for lim in self.limits.values()))
+        self._inflight: set[asyncio.Task[None]] = set()
+        self._done: list[Done] = []
+        self._deferred: list[tuple[Work, datetime]] = []
+        self._flush_now = asyncio.Event()
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self.stats = Stats()
+
+    # --- public -------------------------------------------------------------------------------
+
+    def wake(self) -> None:
+        """Claim now instead of at the next poll (a campaign began, a retry fell due)."""
+        self._wake.set()
+
+    async def recover(self) -> int:
+        """At start-up: deliveries our previous life held when it died go back to pending."""
+        return await self._db(lambda s: deliveries.recover(s, now=self.clock(), worker=self.worker))
+
+    async def run(self, stop: asyncio.Event) -> None:
+        recorder = asyncio.create_task(self._recorder(stop), name="dispatch-recorder")
+        try:
+            await self._claim_loop(stop)
+        finally:
+            self._stopping = True
+            if self._inflight:
+                await asyncio.gather(*self._inflight, return_exceptions=True)
+            self._flush_now.set()
+            await recorder
+            await self._flush()
+
+    async def on_status(self, status: ProviderStatus) -> None:
+        """StatusSink for providers' delivery reports: stored first, then applied."""
+        def work(s: Session) -> int:
+            deliveries.store_status(s, status)
+            s.flush()
+            return deliveries.apply_statuses(s, now=self.clock(), policies=self.policies)
+        await self._db(work)
+
+    async def housekeeping(self) -> None:
+        """Leases, provider reports, overdue statuses and campaign ends; run periodically."""
+        now = self.clock()
+
+        def sweep(s: Session) -> Sweep:
+            begun = campaigns.begin_due(s, now)
+            recovered = deliveries.recover(s, now=now, alive=self.worker)
+            deliveries.apply_statuses(s, now=now, policies=self.policies)
+            overdue = deliveries.overdue_awaiting(s, now)
+            closed = campaigns.close_due(s, now)
+            return begun, closed, recovered, overdue
+        begun, closed, _recovered, overdue = await self._db(sweep)
+        if begun:
+            self.wake()
+        for cid, state in closed.items():
+            log.info("campaign %s %s", cid, state, extra={"campaign_id": cid})
+        for delivery_id, channel, provider_id in overdue:
+            await self._poll(delivery_id, channel, provider_id, now)
+
+    # --- claim --------------------------------------------------------------------------------
+
+    async def _claim_loop(self, stop: asyncio.Event) -> None:
+        cfg = self.rt.settings.dispatch
+        while not stop.is_set():
+            now = self.clock()
+            delay = cfg.poll_interval_s
+            if not self.window.allows(now):
+                # Nothing may leave now (AI-13); sleep to the next opening or the next poll.
+                delay = min(delay, max(0.05, (self.window.next_allowed(now) - now).total_seconds()))
+            elif len(self._inflight) < self._capacity:
+                report = await self._db(self._claimer(now, min(cfg.batch_size,
+                                                               self._capacity - len(self._inflight))))
+                self._account(report)
+                for w in report.work:
+                    task = asyncio.create_task(self._send(w), name=f"send-{w.delivery_id}")
+                    self._inflight.add(task)
+                    task.add_done_callback(self._inflight.discard)
+                if report.work:
+                    continue  # more may be due right away
+            else:
+                delay = 0.01  # pipeline full: wait for sends to drain
+            self._wake.clear()
+            waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._wake.wait())]
+            await asyncio.wait(waiters, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
+            for f in waiters:
+                f.cancel()
+
+    def _claimer(self, now: datetime, limit: int) -> Callable[[Session], deliveries.ClaimReport]:
+        def claim(s: Session) -> deliveries.ClaimReport:
+            return deliveries.claim(s, now=now, limit=limit, worker=self.worker,
+                                    lease_s=self.rt.settings.dispatch.lease_s, window=self.window,
+                                    renderer=self.renderer)
+        return claim
+
+    def _account(self, report: deliveries.ClaimReport) -> None:
+        self.stats.claimed += len(report.work)
+        self.stats.deferred += report.deferred
+        for reason, n in report.finalized.items():
+            self.stats.finalized[reason] = self.stats.finalized.get(reason, 0) + n
+
+    # --- send ---------------------------------------------------------------------------------
+
+    async def _send(self, w: Work) -> None:
+        extra = {"delivery_id": w.delivery_id, "attempt_id": w.attempt_id, "channel": w.channel.value}
+        async with self._sems[w.channel]:
+            if self._stopping:
+                self._deferred.append((w, self.clock()))
+                return
+            await self._buckets[w.channel].acquire()
+            now = self.clock()
+            if not self.window.allows(now):  # checked again at the instant of the attempt (AI-13)
+                self._deferred.append((w, self.window.next_allowed(now)))
+                return
+            sender = self.senders.get(w.channel)
+            if sender is None:
+                result = SendResult(Outcome.NEGATIVE, "failed", detail={"error": "channel not configured"})
+            else:
+                item = Outgoing(w.delivery_id, w.attempt_id, w.channel, w.destination, w.content,
+                                w.recipient_name)
+                try:
+                    result = await sender.send(item)
+                except Exception as exc:  # a channel bug must not lose the record of the attempt
+                    log.exception("channel %s raised", w.channel.value, extra=extra)
+                    result = SendResult(Outcome.NEGATIVE, "failed", retry=True,
+                                        detail={"error": f"{type(exc).__name__}: {exc}"})
+        self.stats.sent += 1
+        log.debug("sent to %s: %s %s", mask_destination(w.destination),
+                  result.outcome.value if result.outcome else "pending", result.reason, extra=extra)
+        self._done.append(Done(w, result, self.clock()))
+        if len(self._done) >= 200:
+            self._flush_now.set()
+
+    # --- record -------------------------------------------------------------------------------
+
+    async def _recorder(self, stop: asyncio.Event) -> None:
+        while not (self._stopping and not self._inflight):
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._flush_now.wait(), timeout=0.05)
+            self._flush_now.clear()
+            await self._flush()
+
+    async def _flush(self) -> None:
+        done, self._done = self._done, []
+        deferred, self._deferred = self._deferred, []
+        if not done and not deferred:
+            return
+        timeout = self.rt.settings.twilio.status_timeout_s
+
+        def write(s: Session) -> dict[str, int]:
+            now = self.clock()
+            deliveries.release(s, deferred, now, "window_closed_before_send" if not self._stopping
+                               else "engine_stopping")
+            return deliveries.record(s, done, policies=self.policies, status_timeout_s=timeout)
+        counts = await self._db(write)
+        self.stats.released += len(deferred)
+        for k, v in counts.items():
+            self.stats.verdicts[k] = self.stats.verdicts.get(k, 0) + v
+        if counts.get("retry") or counts.get("fallback") or deferred:
+            self.wake()
+
+    # --- provider status ----------------------------------------------------------------------
+
+    async def _poll(self, delivery_id: int, channel: Channel, provider_id: str, now: datetime) -> None:
+        sender = self.senders.get(channel)
+        status = await sender.poll(provider_id) if sender else None
+        if status is not None and status.outcome is not None:
+            await self.on_status(status)
+            return
+
+        def later(s: Session) -> None:
+            d = s.get(Delivery, delivery_id)
+            c = s.get(Campaign, d.campaign_id) if d else None
+            timeout = timedelta(seconds=self.rt.settings.twilio.status_timeout_s)
+            if c is None or now > c.end_at + timeout:
+                deliveries.expire_awaiting(s, delivery_id, now)
+            else:
+                deliveries.extend_await(s, delivery_id, now + timeout)
+        await self._db(later)
+
+    # --- plumbing -----------------------------------------------------------------------------
+
+    async def _db(self, fn: Callable[[Session], T]) -> T:
+        def run() -> T:
+            with transaction(self.rt.sessions) as s:
+                return fn(s)
+        return await asyncio.to_thread(run)

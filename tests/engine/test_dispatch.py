@@ -1,0 +1,300 @@
+"""The dispatcher end to end on both backends, with scripted channels and a controlled clock.
+
+AI-2 (every attempt stored with its content), AI-9/AI-12 (channels and fallback), AI-11 (consent),
+AI-13 (window at the instant of each attempt), AI-14 (positive/negative with reasons).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select
+
+from autoinform import campaigns, db, deliveries
+from autoinform.channels.base import Outgoing, ProviderStatus, SendResult
+from autoinform.config import ChannelLimits, DispatchSettings
+from autoinform.dispatch import Dispatcher
+from autoinform.models import (
+    Attempt,
+    AuditEntry,
+    CampaignState,
+    Channel,
+    Delivery,
+    DeliveryState,
+    Outcome,
+    StopEntry,
+)
+from autoinform.runtime import Runtime
+from tests.engine.builders import Person, SimpleRenderer, campaign, users
+
+AST = ZoneInfo("Europe/Astrakhan")
+MONDAY_NOON = datetime(2026, 12, 7, 12, 0, tzinfo=AST)
+ACCEPTED = SendResult(Outcome.POSITIVE, "accepted", provider_id="ok")
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+class ScriptedChannel:
+    """Answers each destination from a script (then ACCEPTED); remembers what it was asked."""
+
+    def __init__(self, channel: Channel, script: dict[str, list[SendResult]] | None = None) -> None:
+        self.channel = channel
+        self.script = defaultdict(list, script or {})
+        self.sent: list[Outgoing] = []
+        self.polls: dict[str, ProviderStatus] = {}
+
+    async def start(self) -> None: ...
+
+    async def send(self, item: Outgoing) -> SendResult:
+        self.sent.append(item)
+        queue = self.script[item.destination]
+        return queue.pop(0) if queue else ACCEPTED
+
+    async def poll(self, provider_id: str) -> ProviderStatus | None:
+        return self.polls.get(provider_id)
+
+    async def close(self) -> None: ...
+
+
+@pytest.fixture
+def fast_rt(rt: Runtime) -> Runtime:
+    rt.settings.dispatch = DispatchSettings(
+        batch_size=50, poll_interval_s=0.01,
+        email=ChannelLimits(concurrency=4, max_attempts=3, retry_delay_s=60),
+        sms=ChannelLimits(concurrency=2, max_attempts=2, retry_delay_s=60),
+        phone=ChannelLimits(concurrency=2))
+    users(rt)
+    return rt
+
+
+async def drive(d: Dispatcher, until: Callable[[], bool], clock: Clock | None = None,
+                step: timedelta = timedelta(0), rounds: int = 200) -> None:
+    """Run the dispatcher until `until()` holds, advancing the clock by `step` between rounds."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(d.run(stop))
+    try:
+        for _ in range(rounds):
+            await asyncio.sleep(0.02)
+            await d.housekeeping()
+            if until():
+                return
+            if clock is not None:
+                clock.now += step
+                d.wake()
+        raise AssertionError("dispatcher did not reach the expected state")
+    finally:
+        stop.set()
+        await task
+
+
+def states(rt: Runtime, campaign_id: int) -> dict[str, tuple[str, str | None, str | None]]:
+    with rt.sessions() as s:
+        rows = s.execute(select(Delivery).where(Delivery.campaign_id == campaign_id)).scalars()
+        from autoinform.models import Customer
+        acc = {i: a for i, a in s.execute(select(Customer.id, Customer.account))}
+        return {acc[d.customer_id]: (d.state.value, d.outcome.value if d.outcome else None, d.reason)
+                for d in rows}
+
+
+def all_done(rt: Runtime, cid: int) -> Callable[[], bool]:
+    return lambda: all(v[0] == "done" for v in states(rt, cid).values())
+
+
+async def test_every_delivery_ends_positive_with_evidence(fast_rt: Runtime) -> None:
+    people = [Person(f"1000{i:02d}", email=f"c{i}@example.ru") for i in range(30)]
+    b = campaign(fast_rt, people, channels=[Channel.EMAIL], start=MONDAY_NOON)
+    clock = Clock(MONDAY_NOON)
+    email = ScriptedChannel(Channel.EMAIL)
+    d = Dispatcher(fast_rt, {Channel.EMAIL: email}, SimpleRenderer(), worker="w1", clock=clock)
+    await drive(d, all_done(fast_rt, b.campaign_id))
+    assert set(states(fast_rt, b.campaign_id).values()) == {("done", "positive", "accepted")}
+    assert len(email.sent) == 30
+    with fast_rt.sessions() as s:
+        attempts = s.scalars(select(Attempt)).all()
+        assert len(attempts) == 30
+        assert all(a.content.startswith("Subject: Задолженность по л/с 1000") for a in attempts)
+        assert all(a.ended_at and a.outcome is Outcome.POSITIVE for a in attempts)
+    with fast_rt.sessions() as s:  # housekeeping closed it once nothing was left open
+        assert campaigns.get(s, b.campaign_id).state is CampaignState.COMPLETED
+        audit = [(a.actor, a.action) for a in s.scalars(select(AuditEntry).order_by(AuditEntry.id))]
+    assert audit[-4:] == [("spec", "campaign.create"), ("boss", "campaign.approve"),
+                          ("spec", "campaign.start"), ("scheduler", "campaign.complete")]
+
+
+async def test_transient_failures_retry_then_exhaust(fast_rt: Runtime) -> None:
+    temp = SendResult(Outcome.NEGATIVE, "temporary_failure", retry=True)
+    people = [Person("200001", email="a@example.ru"), Person("200002", email="b@example.ru")]
+    b = campaign(fast_rt, people, channels=[Channel.EMAIL], start=MONDAY_NOON)
+    clock = Clock(MONDAY_NOON)
+    email = ScriptedChannel(Channel.EMAIL, {"a@example.ru": [temp], "b@example.ru": [temp, temp, temp]})
+    d = Dispatcher(fast_rt, {Channel.EMAIL: email}, SimpleRenderer(), worker="w1", clock=clock)
+    await drive(d, all_done(fast_rt, b.campaign_id), clock, step=timedelta(seconds=70))
+    st = states(fast_rt, b.campaign_id)
+    assert st["200001"] == ("done", "positive", "accepted")
+    assert st["200002"] == ("done", "negative", "temporary_failure")  # 3 attempts = max_attempts
+    assert [o.destination for o in email.sent].count("b@example.ru") == 3
+
+
+async def test_permanent_failure_falls_back_to_next_consented_channel(fast_rt: Runtime) -> None:
+    """AI-12: e-mail rejected → SMS; no SMS consent → no fallback (AI-11)."""
+    rejected = SendResult(Outcome.NEGATIVE, "rejected")
+    people = [Person("300001", email="x@example.ru", mobile="+79001234567"),
+              Person("300002", email="y@example.ru", mobile="+79001234568", sms_consent=False)]
+    b = campaign(fast_rt, people, channels=[Channel.EMAIL, Channel.SMS], start=MONDAY_NOON)
+    email = ScriptedChannel(Channel.EMAIL, {"x@example.ru": [rejected], "y@example.ru": [rejected]})
+    sms = ScriptedChannel(Channel.SMS)
+    d = Dispatcher(fast_rt, {Channel.EMAIL: email, Channel.SMS: sms}, SimpleRenderer(), worker="w1",
+                   clock=Clock(MONDAY_NOON))
+    await drive(d, all_done(fast_rt, b.campaign_id))
+    st = states(fast_rt, b.campaign_id)
+    assert st["300001"] == ("done", "positive", "accepted")
+    assert st["300002"] == ("done", "negative", "rejected")
+    assert [o.destination for o in sms.sent] == ["+79001234567"]
+
+
+async def test_no_consented_contact_ends_negative_no_consent(fast_rt: Runtime) -> None:
+    """AI-11: a contract landline is never texted; without any usable contact the result says so."""
+    people = [Person("400001", phone="+78512123456"), Person("400002", mobile="+79001230000")]
+    b = campaign(fast_rt, people, channels=[Channel.SMS], start=MONDAY_NOON)
+    sms = ScriptedChannel(Channel.SMS)
+    d = Dispatcher(fast_rt, {Channel.SMS: sms}, SimpleRenderer(), worker="w1", clock=Clock(MONDAY_NOON))
+    await drive(d, all_done(fast_rt, b.campaign_id))
+    assert states(fast_rt, b.campaign_id)["400001"] == ("done", "negative", "no_consent")
+    assert [o.destination for o in sms.sent] == ["+79001230000"]
+
+
+async def test_nothing_leaves_outside_the_window(fast_rt: Runtime) -> None:
+    """AI-13: a campaign running on Sunday sends nothing until Monday 10:00 local."""
+    sunday = datetime(2026, 12, 6, 12, 0, tzinfo=AST)
+    b = campaign(fast_rt, [Person("500001", email="s@example.ru")], channels=[Channel.EMAIL], start=sunday)
+    clock = Clock(sunday)
+    email = ScriptedChannel(Channel.EMAIL)
+    d = Dispatcher(fast_rt, {Channel.EMAIL: email}, SimpleRenderer(), worker="w1", clock=clock)
+    sent_at: list[datetime] = []
+    orig = email.send
+
+    async def timed(item: Outgoing) -> SendResult:
+        sent_at.append(clock.now)
+        return await orig(item)
+    email.send = timed  # type: ignore[method-assign]
+    await drive(d, all_done(fast_rt, b.campaign_id), clock, step=timedelta(hours=1))
+    assert len(sent_at) == 1 and d.window.allows(sent_at[0])
+    assert sent_at[0] >= datetime(2026, 12, 7, 10, 0, tzinfo=AST)
+
+
+async def test_window_closed_when_campaign_ends_before_next_opening(fast_rt: Runtime) -> None:
+    friday_evening = datetime(2026, 12, 4, 19, 0, tzinfo=AST)
+    b = campaign(fast_rt, [Person("600001", email="f@example.ru")], channels=[Channel.EMAIL],
+                 start=friday_evening, end=friday_evening + timedelta(hours=5))
+    clock = Clock(friday_evening + timedelta(hours=1, minutes=1))  # 20:01: closed until Monday
+    d = Dispatcher(fast_rt, {Channel.EMAIL: ScriptedChannel(Channel.EMAIL)}, SimpleRenderer(), worker="w1",
+                   clock=clock)
+    with db.transaction(fast_rt.sessions) as s:
+        report = deliveries.claim(s, now=clock.now, limit=10, worker="w1", lease_s=60, window=d.window,
+                                  renderer=SimpleRenderer())
+    assert report.finalized == {"window_closed": 1}
+    assert states(fast_rt, b.campaign_id)["600001"] == ("done", "negative", "window_closed")
+
+
+async def test_stop_list_cancels_with_reason_paid(fast_rt: Runtime) -> None:
+    b = campaign(fast_rt, [Person("700001", email="p@example.ru"), Person("700002", email="q@example.ru")],
+                 channels=[Channel.EMAIL], start=MONDAY_NOON)
+    with db.transaction(fast_rt.sessions) as s:
+        s.add(StopEntry(account="700001", reason="paid", source="test", created_at=MONDAY_NOON))
+    email = ScriptedChannel(Channel.EMAIL)
+    d = Dispatcher(fast_rt, {Channel.EMAIL: email}, SimpleRenderer(), worker="w1", clock=Clock(MONDAY_NOON))
+    await drive(d, all_done(fast_rt, b.campaign_id))
+    assert states(fast_rt, b.campaign_id)["700001"] == ("done", "negative", "paid")
+    assert [o.destination for o in email.sent] == ["q@example.ru"]
+
+
+async def test_crash_between_send_and_record_marks_possible_duplicate(fast_rt: Runtime) -> None:
+    """A claimed, recorded-but-unfinished attempt (the process died) is interrupted on restart,
+    and the resend is recorded as a possible duplicate of it."""
+    b = campaign(fast_rt, [Person("800001", email="k@example.ru")], channels=[Channel.EMAIL],
+                 start=MONDAY_NOON)
+    d = Dispatcher(fast_rt, {Channel.EMAIL: ScriptedChannel(Channel.EMAIL)}, SimpleRenderer(),
+                   worker="w1", clock=Clock(MONDAY_NOON))
+    with db.transaction(fast_rt.sessions) as s:  # the first life claims, then "dies"
+        first = deliveries.claim(s, now=MONDAY_NOON, limit=10, worker="w1", lease_s=300,
+                                 window=d.window, renderer=SimpleRenderer())
+    assert len(first.work) == 1
+    assert await d.recover() == 1
+    await drive(d, all_done(fast_rt, b.campaign_id))
+    with fast_rt.sessions() as s:
+        a1, a2 = s.scalars(select(Attempt).order_by(Attempt.id)).all()
+    assert a1.reason == "interrupted" and a1.outcome is None
+    assert a2.duplicate_of == a1.id and a2.outcome is Outcome.POSITIVE
+
+
+async def test_sms_waits_for_delivery_report(fast_rt: Runtime) -> None:
+    pending = [SendResult(None, "pending", provider_id="SM1")]
+    pending2 = [SendResult(None, "pending", provider_id="SM2")]
+    b = campaign(fast_rt, [Person("900001", mobile="+79001112233"), Person("900002", mobile="+79001112244")],
+                 channels=[Channel.SMS], start=MONDAY_NOON)
+    sms = ScriptedChannel(Channel.SMS, {"+79001112233": pending, "+79001112244": pending2})
+    clock = Clock(MONDAY_NOON)
+    d = Dispatcher(fast_rt, {Channel.SMS: sms}, SimpleRenderer(), worker="w1", clock=clock)
+    # A report that arrives before anything was sent is stored and applied later, not lost.
+    await d.on_status(ProviderStatus(Channel.SMS, "SM1", "delivered", Outcome.POSITIVE, "delivered"))
+    await drive(d, lambda: states(fast_rt, b.campaign_id)["900002"][0] == "awaiting")
+    assert states(fast_rt, b.campaign_id)["900001"] == ("done", "positive", "delivered")
+    await d.on_status(ProviderStatus(Channel.SMS, "SM2", "undelivered", Outcome.NEGATIVE, "undelivered",
+                                     error_code="30003"))
+    assert states(fast_rt, b.campaign_id)["900002"] == ("done", "negative", "undelivered")
+    with fast_rt.sessions() as s:
+        a = s.scalars(select(Attempt).where(Attempt.provider_id == "SM2")).one()
+    assert a.detail["error_code"] == "30003"
+
+
+async def test_missing_report_resolved_by_polling(fast_rt: Runtime) -> None:
+    fast_rt.settings.twilio.status_timeout_s = 60
+    b = campaign(fast_rt, [Person("910001", mobile="+79001112255")], channels=[Channel.SMS], start=MONDAY_NOON)
+    sms = ScriptedChannel(Channel.SMS, {"+79001112255": [SendResult(None, "pending", provider_id="SM9")]})
+    sms.polls["SM9"] = ProviderStatus(Channel.SMS, "SM9", "delivered", Outcome.POSITIVE, "delivered")
+    clock = Clock(MONDAY_NOON)
+    d = Dispatcher(fast_rt, {Channel.SMS: sms}, SimpleRenderer(), worker="w1", clock=clock)
+    await drive(d, all_done(fast_rt, b.campaign_id), clock, step=timedelta(seconds=30))
+    assert states(fast_rt, b.campaign_id)["910001"] == ("done", "positive", "delivered")
+
+
+async def test_cancel_and_expiry_finalize_everything(fast_rt: Runtime) -> None:
+    b1 = campaign(fast_rt, [Person("920001", email="c1@example.ru")], channels=[Channel.EMAIL],
+                  start=MONDAY_NOON, name="c1")
+    b2 = campaign(fast_rt, [Person("920002", email="c2@example.ru")], channels=[Channel.EMAIL],
+                  start=MONDAY_NOON, end=MONDAY_NOON + timedelta(hours=1), name="c2")
+    with db.transaction(fast_rt.sessions) as s:
+        assert campaigns.cancel(s, b1.campaign_id, "spec") == 1
+        closed = campaigns.close_due(s, MONDAY_NOON + timedelta(hours=2))
+    assert closed == {b2.campaign_id: "expired"}
+    assert states(fast_rt, b1.campaign_id)["920001"] == ("done", "negative", "cancelled")
+    assert states(fast_rt, b2.campaign_id)["920002"] == ("done", "negative", "window_closed")
+
+
+async def test_paused_campaign_is_not_dispatched(fast_rt: Runtime) -> None:
+    b = campaign(fast_rt, [Person("930001", email="z@example.ru")], channels=[Channel.EMAIL], start=MONDAY_NOON)
+    with db.transaction(fast_rt.sessions) as s:
+        campaigns.pause(s, b.campaign_id, "spec")
+    email = ScriptedChannel(Channel.EMAIL)
+    d = Dispatcher(fast_rt, {Channel.EMAIL: email}, SimpleRenderer(), worker="w1", clock=Clock(MONDAY_NOON))
+    with db.transaction(fast_rt.sessions) as s:
+        assert deliveries.claim(s, now=MONDAY_NOON, limit=10, worker="w1", lease_s=60, window=d.window,
+                                renderer=SimpleRenderer()).work == []
+        campaigns.resume(s, b.campaign_id, "spec")
+    await drive(d, all_done(fast_rt, b.campaign_id))
+    assert len(email.sent) == 1
+
+
+def test_states_of_delivery_are_known() -> None:
+    assert {s.value for s in DeliveryState} == {"pending", "claimed", "awaiting", "done"}
