@@ -26,8 +26,8 @@ from ivr.say import WORD_PROMPTS
 
 MANIFEST_NAME: Final = "manifest.json"
 SAMPLE_RATE: Final = 8000
-# Path segments: no "." or ".." and nothing that escapes audio/.
-_ID_RE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*(?:/[A-Za-z0-9][A-Za-z0-9_.-]*)*")
+# '/'-separated segments that cannot escape audio/; no '.', which Asterisk takes for an extension.
+_ID_RE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*(?:/[A-Za-z0-9][A-Za-z0-9_-]*)*")
 _EMPTY: Final[Mapping[str, str]] = MappingProxyType({})
 
 
@@ -61,9 +61,7 @@ class ManifestError(PromptError):
 
 def validate_id(prompt_id: str) -> str:
     if not isinstance(prompt_id, str) or not _ID_RE.fullmatch(prompt_id):
-        raise PromptIdError(str(prompt_id), "use letters, digits, '_', '-', '.' in '/'-separated parts")
-    if prompt_id.endswith(".wav"):
-        raise PromptIdError(prompt_id, "give the id without the .wav extension")
+        raise PromptIdError(str(prompt_id), "use Latin letters, digits, '_' and '-' in '/'-separated parts")
     return prompt_id
 
 
@@ -85,7 +83,8 @@ def catalogue(extra: Mapping[str, str] = _EMPTY) -> dict[str, str]:
 
 def path_for(audio_dir: Path, prompt_id: str) -> Path:
     """audio/<id>.wav; ids with '/' live in sub-folders."""
-    return Path(audio_dir, *validate_id(prompt_id).split("/")).with_suffix(".wav")
+    *folders, name = validate_id(prompt_id).split("/")
+    return Path(audio_dir, *folders, f"{name}.wav")
 
 
 def playback_name(prompt_id: str, base: str = "autoinform") -> str:

@@ -90,7 +90,8 @@ def _inventory() -> Mapping[str, str]:
     words |= {f"num/{100 * i}": _HUNDREDS[i] for i in range(1, 10)}
     for _, name, _, forms in _SCALES:
         words |= {f"num/{name}_{s}": f for s, f in zip(_FORM_SUFFIX, forms, strict=True)}
-    words |= {f"ord/{n}n": stem + ("ье" if n == 3 else "ое") for n, stem in _ORD_STEMS.items()
+    # "треть-" is the one soft stem: третье, третьего.
+    words |= {f"ord/{n}n": stem + ("е" if n == 3 else "ое") for n, stem in _ORD_STEMS.items()
               if n <= 20 or n == 30}
     words |= {f"ord/{n}gen": stem + ("его" if n == 3 else "ого") for n, stem in _ORD_STEMS.items()}
     words |= {f"month/{i}gen": m for i, m in enumerate(_MONTHS_GEN, start=1)}
@@ -304,8 +305,8 @@ def phone_groups(digits_only: str, *, international: bool = False) -> list[str]:
     - 10 digits (national number without prefix): 3-3-2-2.
     - Other numbers written with "+": "плюс", then pairs as below (the country code is not
       separated: the grouping rule cannot know its length).
-    - Anything else, from the right: pairs, the leftmost group taking 1-3 digits:
-      "123 45 67", "12 34 56", "1 23 45"; up to 3 digits are one group ("112").
+    - Up to 3 digits are one group ("112"); 7 digits are a city number, 3-2-2 ("123 45 67").
+    - Anything else: pairs from the right, a leftover digit first: "12 34 56", "1 23 45".
     """
     if not international or digits_only.startswith("7"):
         if len(digits_only) == 11 and digits_only[0] in "78":
@@ -314,12 +315,13 @@ def phone_groups(digits_only: str, *, international: bool = False) -> list[str]:
         if len(digits_only) == 10:
             n = digits_only
             return [n[:3], n[3:6], n[6:8], n[8:]]
-    groups: list[str] = []
-    rest = digits_only
-    while len(rest) > 3:
-        groups.insert(0, rest[-2:])
-        rest = rest[:-2]
-    return [rest, *groups]
+    if len(digits_only) <= 3:
+        return [digits_only]
+    if len(digits_only) == 7:
+        return [digits_only[:3], digits_only[3:5], digits_only[5:]]
+    lead = len(digits_only) % 2
+    head = [digits_only[:lead]] if lead else []
+    return head + [digits_only[i:i + 2] for i in range(lead, len(digits_only), 2)]
 
 
 def phone(s: str) -> Speech:
