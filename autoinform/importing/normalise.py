@@ -1,0 +1,199 @@
+"""One record of a list file → a customer with contact points and variables, or a rejection.
+
+Pure: no I/O. The consent rules of AI-11 live here: the contract phone is for calls only; SMS goes
+only to a mobile the customer gave voluntarily; e-mail only to an address given voluntarily.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+from autoinform.divisions import resolve
+from autoinform.importing import phones
+from autoinform.importing.headers import Field, HeaderMap
+from autoinform.importing.reader import Record
+from autoinform.importing.values import parse_date, parse_email, parse_group, parse_kopecks
+from autoinform.models import Channel, ContactSource, LineType
+
+MAX_CELL = 2000  # characters; billing data never needs more, and a 10 MB cell must not reach the DB
+MAX_RAW = 500  # characters of the original row kept in the rejection report
+_ACCOUNT = re.compile(r"[0-9A-Za-zА-Яа-яЁё][0-9A-Za-zА-Яа-яЁё/_.-]{0,31}")
+_LIST_SPLIT = re.compile(r"[,;]")
+_LIMITS = {Field.NAME: 300, Field.ADDRESS: 500}
+
+
+class Contact(NamedTuple):  # a tuple: built for every contact of a million rows, hashed to dedupe
+    channel: Channel
+    value: str
+    line_type: LineType
+    source: ContactSource
+
+
+@dataclass(frozen=True, slots=True)
+class Issue:
+    column: str
+    reason: str
+    raw: str = ""
+
+
+@dataclass(slots=True)
+class CustomerRow:
+    number: int
+    account: str
+    name: str
+    group: int
+    division: str | None  # division code
+    address: str
+    contacts: list[Contact]
+    variables: dict[str, Any]
+    warnings: list[Issue] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class RejectedRow:
+    number: int
+    issues: list[Issue]
+    raw: str
+
+
+def _parts(cell: str) -> list[str]:
+    """The values written in one cell: exports put several phones or e-mails in one, split by , or ;"""
+    if not cell:
+        return []
+    if "," not in cell and ";" not in cell:
+        return [cell]
+    return [p.strip() for p in _LIST_SPLIT.split(cell) if p.strip()]
+
+
+def excerpt(cells: list[str], delimiter: str = ";") -> str:
+    text = delimiter.join(cells)
+    return text if len(text) <= MAX_RAW else text[:MAX_RAW] + "…"
+
+
+class RowNormaliser:
+    """Turns records of one file into CustomerRow / RejectedRow; holds the file's header map."""
+
+    def __init__(self, headers: HeaderMap, encoding: str = "utf-8",
+                 division_of: Callable[[str], str | None] = resolve) -> None:
+        self.headers = headers
+        self.encoding = encoding
+        self.division_of = division_of
+        self.width = len(headers.headers)
+        f = headers.fields
+        self._col = {fld: (idx, headers.column(idx)) for fld, idx in f.items()}
+        # Column of each field in the order __call__ unpacks them; -1 when the file has no such column.
+        self._order = [f.get(fld, -1) for fld in (
+            Field.ACCOUNT, Field.NAME, Field.GROUP, Field.DIVISION, Field.ADDRESS, Field.PHONE,
+            Field.SMS_PHONE, Field.EMAIL, Field.DEBT, Field.DUE_DATE)]
+        self._division_of = functools.lru_cache(maxsize=1024)(division_of)
+
+    def __call__(self, record: Record) -> CustomerRow | RejectedRow:
+        cells = record.cells
+        problems: list[Issue] = []
+        warnings: list[Issue] = []
+        if len(cells) != self.width and (len(cells) < self.width or any(c.strip() for c in
+                                                                       cells[self.width:])):
+            return RejectedRow(record.number, [Issue("", f"row has {len(cells)} cells, the header "
+                                                         f"has {self.width}")], excerpt(cells))
+        joined = "".join(cells)  # one check for the usual row instead of one per cell
+        if len(joined) > MAX_CELL or "\ufffd" in joined:
+            for i, c in enumerate(cells):
+                if len(c) > MAX_CELL:
+                    problems.append(Issue(self.headers.column(i), f"cell longer than {MAX_CELL} characters",
+                                          c[:100]))
+                elif "\ufffd" in c:
+                    problems.append(Issue(self.headers.column(i),
+                                          f"bytes that are not valid {self.encoding}", c[:100]))
+            if problems:
+                return RejectedRow(record.number, problems, excerpt(cells))
+
+        (account, name, group_text, division_cell, address, phone, sms, email, debt_text,
+         due_text) = [cells[i].strip() if i >= 0 else "" for i in self._order]
+        if not _ACCOUNT.fullmatch(account):
+            problems.append(self._issue(Field.ACCOUNT, "empty" if not account else
+                                        "not an account number (letters, digits, - / _ . up to 32)",
+                                        account))
+        name = " ".join(name.split())
+        if not name:
+            problems.append(self._issue(Field.NAME, "empty"))
+        address = " ".join(address.split())
+        for fld, limit in _LIMITS.items():
+            if len(name if fld is Field.NAME else address) > limit:
+                problems.append(self._issue(fld, f"longer than {limit} characters"))
+        group = 0
+        try:
+            group = parse_group(group_text)
+        except ValueError as exc:
+            problems.append(self._issue(Field.GROUP, str(exc), group_text))
+
+        variables: dict[str, Any] = {}
+        if debt_text:
+            try:
+                debt = parse_kopecks(debt_text)
+            except ValueError as exc:
+                problems.append(self._issue(Field.DEBT, str(exc), debt_text))
+            else:
+                if debt is not None:
+                    variables["debt"] = debt
+        if due_text:
+            try:
+                due = parse_date(due_text)
+            except ValueError as exc:
+                problems.append(self._issue(Field.DUE_DATE, str(exc), due_text))
+            else:
+                if due is not None:
+                    variables["due_date"] = due.isoformat()
+        for var, idx in self.headers.variables.items():
+            value = cells[idx].strip()
+            if value:
+                variables[var] = value
+
+        division: str | None = None
+        if division_cell:
+            division = self._division_of(division_cell)
+            if division is None:
+                warnings.append(self._issue(Field.DIVISION, "unknown division (left empty)", division_cell))
+
+        contacts = self._contacts(phone, sms, email, warnings)
+        if not contacts:
+            problems.extend(warnings)
+            problems.append(Issue("", "no usable contact: no valid contract phone, SMS mobile or e-mail"))
+        if problems:
+            return RejectedRow(record.number, problems, excerpt(cells))
+        return CustomerRow(record.number, account, name, group, division, address, contacts,
+                           variables, warnings)
+
+    def _issue(self, fld: Field, reason: str, raw: str = "") -> Issue:
+        return Issue(self._col[fld][1], reason, raw[:100])
+
+    def _contacts(self, phone: str, sms: str, email: str, warnings: list[Issue]) -> list[Contact]:
+        contacts: list[Contact] = []
+        for part in _parts(phone):
+            try:
+                p = phones.normalise(part)
+            except phones.PhoneError as exc:
+                warnings.append(self._issue(Field.PHONE, exc.reason, part))
+                continue
+            contacts.append(Contact(Channel.PHONE, p.e164, p.line_type, ContactSource.CONTRACT))
+        for part in _parts(sms):
+            try:
+                p = phones.normalise(part)
+            except phones.PhoneError as exc:
+                warnings.append(self._issue(Field.SMS_PHONE, exc.reason, part))
+                continue
+            if not p.is_mobile:
+                warnings.append(self._issue(Field.SMS_PHONE, "not a mobile number: SMS impossible", part))
+                continue
+            contacts.append(Contact(Channel.SMS, p.e164, LineType.MOBILE, ContactSource.VOLUNTARY))
+        for part in _parts(email):
+            try:
+                email = parse_email(part)
+            except ValueError as exc:
+                warnings.append(self._issue(Field.EMAIL, str(exc), part.strip()))
+                continue
+            contacts.append(Contact(Channel.EMAIL, email, LineType.EMAIL, ContactSource.VOLUNTARY))
+        return list(dict.fromkeys(contacts))  # the same number twice in a row counts once
