@@ -42,6 +42,7 @@ class WindowSettings(BaseModel):
 
 
 class SmtpSettings(BaseModel):
+    enabled: bool = True
     host: str = "127.0.0.1"
     port: int = Field(25, ge=1, le=65535)
     username: str | None = None
@@ -132,6 +133,8 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = False
     scenarios_dir: Path = Path("scenarios")
+    # Values every scenario may use without a list column (e.g. hotline_phone), by variable name.
+    scenario_constants: dict[str, str] = {}
     audio_dir: Path = Path("audio")
     window: WindowSettings = WindowSettings()
     smtp: SmtpSettings = SmtpSettings()

@@ -83,7 +83,7 @@ class Dispatcher:
 
     async def recover(self) -> int:
         """At start-up: deliveries our previous life held when it died go back to pending."""
-        return await self._db(lambda s: deliveries.recover(s, now=self.clock(), worker=self.worker))
+        return await self.in_db(lambda s: deliveries.recover(s, now=self.clock(), worker=self.worker))
 
     async def run(self, stop: asyncio.Event) -> None:
         recorder = asyncio.create_task(self._recorder(stop), name="dispatch-recorder")
@@ -103,7 +103,7 @@ class Dispatcher:
             deliveries.store_status(s, status)
             s.flush()
             return deliveries.apply_statuses(s, now=self.clock(), policies=self.policies)
-        await self._db(work)
+        await self.in_db(work)
 
     async def housekeeping(self) -> None:
         """Leases, provider reports, overdue statuses and campaign ends; run periodically."""
@@ -116,7 +116,7 @@ class Dispatcher:
             overdue = deliveries.overdue_awaiting(s, now)
             closed = campaigns.close_due(s, now)
             return begun, closed, recovered, overdue
-        begun, closed, _recovered, overdue = await self._db(sweep)
+        begun, closed, _recovered, overdue = await self.in_db(sweep)
         if begun:
             self.wake()
         for cid, state in closed.items():
@@ -135,7 +135,7 @@ class Dispatcher:
                 # Nothing may leave now (AI-13); sleep to the next opening or the next poll.
                 delay = min(delay, max(0.05, (self.window.next_allowed(now) - now).total_seconds()))
             elif len(self._inflight) < self._capacity:
-                report = await self._db(self._claimer(now, min(cfg.batch_size,
+                report = await self.in_db(self._claimer(now, min(cfg.batch_size,
                                                                self._capacity - len(self._inflight))))
                 self._account(report)
                 for w in report.work:
@@ -218,7 +218,7 @@ class Dispatcher:
             deliveries.release(s, deferred, now, "window_closed_before_send" if not self._stopping
                                else "engine_stopping")
             return deliveries.record(s, done, policies=self.policies, status_timeout_s=timeout)
-        counts = await self._db(write)
+        counts = await self.in_db(write)
         self.stats.released += len(deferred)
         for k, v in counts.items():
             self.stats.verdicts[k] = self.stats.verdicts.get(k, 0) + v
@@ -242,11 +242,11 @@ class Dispatcher:
                 deliveries.expire_awaiting(s, delivery_id, now)
             else:
                 deliveries.extend_await(s, delivery_id, now + timeout)
-        await self._db(later)
+        await self.in_db(later)
 
     # --- plumbing -----------------------------------------------------------------------------
 
-    async def _db(self, fn: Callable[[Session], T]) -> T:
+    async def in_db(self, fn: Callable[[Session], T]) -> T:
         def run() -> T:
             with transaction(self.rt.sessions) as s:
                 return fn(s)

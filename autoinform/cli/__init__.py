@@ -23,6 +23,8 @@ GROUPS = (
     ("lists_cmd", "lists"),
     ("scenarios_cmd", "scenarios"),
     ("campaigns_cmd", "campaigns"),
+    ("results_cmd", "results"),
+    ("users_cmd", "users"),
     ("say_cmd", "say"),
     ("audio_cmd", "audio"),
     ("ivr_cmd", "ivr"),

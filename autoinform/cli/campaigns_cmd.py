@@ -1,7 +1,154 @@
-"""`autoinform campaigns`."""
+"""`autoinform campaigns`: create, approve, start, pause, resume, cancel, show (AI-7, AI-15)."""
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Annotated, Any
+
 import typer
+from rich.table import Table
+from sqlalchemy import select
+
+from autoinform import campaigns
+from autoinform.cli.common import console, fail, print_json, runtime
+from autoinform.db import transaction
+from autoinform.errors import AutoinformError
+from autoinform.models import Campaign, Channel, ContactList
+from autoinform.scenarios import load_scenario
+from autoinform.scenarios.store import snapshot
 
 app = typer.Typer(help="Create, approve and run campaigns (AI-7, AI-15).", no_args_is_help=True)
+
+Actor = Annotated[str, typer.Option("--as", help="Login of the user acting (roles decide what is allowed).")]
+Json = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+
+
+def parse_instant(text: str, tz: Any) -> datetime:
+    """ISO 8601; without an offset the time is local (the configured time zone)."""
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        fail(f"not a date-time: {text!r} (use ISO 8601, e.g. 2026-12-07T10:00)", 2)
+    return value if value.tzinfo else value.replace(tzinfo=tz)
+
+
+def parse_channels(text: str) -> list[Channel]:
+    try:
+        return [Channel(c.strip()) for c in text.split(",") if c.strip()]
+    except ValueError:
+        fail(f"channels must be a comma-separated chain of phone, sms, email: {text!r}", 2)
+
+
+@app.command("create")
+def create(
+    name: Annotated[str, typer.Option(help="Campaign name.")],
+    scenario: Annotated[str, typer.Option(help="Scenario name (file scenarios/NAME.yaml).")],
+    list_name: Annotated[str, typer.Option("--list", help="Imported contact list name.")],
+    channels: Annotated[str, typer.Option(help="Fallback chain, e.g. email,sms.")],
+    start: Annotated[str, typer.Option(help="Start, ISO 8601 (local time if no offset).")],
+    end: Annotated[str, typer.Option(help="End, ISO 8601 (local time if no offset).")],
+    actor: Actor,
+    as_json: Json = False,
+) -> None:
+    """Form a campaign (a specialist); it stays a draft until a manager approves it."""
+    with runtime() as rt:
+        tz = rt.settings.tz
+        chain = parse_channels(channels)
+        sc = load_scenario(rt.settings.scenarios_dir / f"{scenario}.yaml")
+        with transaction(rt.sessions) as s:
+            lst = s.scalar(select(ContactList).where(ContactList.name == list_name))
+            if lst is None:
+                fail(f"no list named {list_name!r}")
+            version = snapshot(s, sc)
+            c = campaigns.create(s, name=name, scenario=version, contact_list=lst, channels=chain,
+                                 start_at=parse_instant(start, tz), end_at=parse_instant(end, tz),
+                                 actor=actor, supported=list(sc.channels))
+            cid = c.id
+        _show(rt, cid, as_json)
+
+
+def _act(action: str, campaign_id: int, actor: str, as_json: bool) -> None:
+    with runtime() as rt:
+        with transaction(rt.sessions) as s:
+            fn = {"approve": campaigns.approve, "pause": campaigns.pause, "resume": campaigns.resume}.get(action)
+            if fn is not None:
+                fn(s, campaign_id, actor)
+            elif action == "start":
+                campaigns.start(s, campaign_id, actor)
+            elif action == "cancel":
+                campaigns.cancel(s, campaign_id, actor)
+        _show(rt, campaign_id, as_json)
+
+
+@app.command("approve")
+def approve(campaign_id: int, actor: Actor, as_json: Json = False) -> None:
+    """Approve a draft (a manager other than its author)."""
+    _act("approve", campaign_id, actor, as_json)
+
+
+@app.command("start")
+def start(campaign_id: int, actor: Actor, as_json: Json = False) -> None:
+    """Schedule an approved campaign: deliveries are created; it runs from its start time."""
+    _act("start", campaign_id, actor, as_json)
+
+
+@app.command("pause")
+def pause(campaign_id: int, actor: Actor, as_json: Json = False) -> None:
+    """Stop claiming new deliveries; what is in flight finishes."""
+    _act("pause", campaign_id, actor, as_json)
+
+
+@app.command("resume")
+def resume(campaign_id: int, actor: Actor, as_json: Json = False) -> None:
+    """Resume a paused campaign."""
+    _act("resume", campaign_id, actor, as_json)
+
+
+@app.command("cancel")
+def cancel(campaign_id: int, actor: Actor, as_json: Json = False) -> None:
+    """Cancel: every delivery not yet final ends negative with reason 'cancelled'."""
+    _act("cancel", campaign_id, actor, as_json)
+
+
+@app.command("show")
+def show(campaign_id: int, as_json: Json = False) -> None:
+    """State, times, approvals and results by outcome and reason."""
+    with runtime() as rt:
+        _show(rt, campaign_id, as_json)
+
+
+@app.command("ls")
+def ls(as_json: Json = False) -> None:
+    """All campaigns, newest first."""
+    with runtime() as rt, rt.sessions() as s:
+        rows = [campaigns.progress(s, cid) for cid in
+                s.scalars(select(Campaign.id).order_by(Campaign.id.desc()))]
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("id", "name", "state", "channels", "start", "end", "total", "done")
+    for p in rows:
+        table.add_row(str(p["id"]), p["name"], p["state"], ",".join(p["channels"]), p["start_at"][:16],
+                      p["end_at"][:16], str(p["total"]), str(p["deliveries"].get("done", 0)))
+    console.print(table)
+
+
+def _show(rt: Any, campaign_id: int, as_json: bool) -> None:
+    try:
+        with rt.sessions() as s:
+            p = campaigns.progress(s, campaign_id)
+    except AutoinformError as exc:
+        fail(str(exc))
+    if as_json:
+        print_json(p)
+        return
+    console.print(f"[bold]campaign {p['id']}[/] {p['name']}: [bold]{p['state']}[/]  "
+                  f"channels {' → '.join(p['channels'])}")
+    console.print(f"  {p['start_at']} … {p['end_at']}  created by {p['created_by']}, "
+                  f"approved by {p['approved_by'] or '—'}")
+    console.print(f"  deliveries: {p['total']}  " + "  ".join(f"{k}={v}" for k, v in sorted(p["deliveries"].items())))
+    if p["results"]:
+        t = Table("outcome", "reason", "count")
+        for r in sorted(p["results"], key=lambda r: (r["outcome"] or "", -r["count"])):
+            t.add_row(r["outcome"] or "", r["reason"] or "", str(r["count"]))
+        console.print(t)

@@ -1,0 +1,159 @@
+"""`autoinform run`: one process hosting scheduler, dispatcher, callback endpoint and FastAGI server.
+
+Start-up checks everything it can before work begins (settings, schema, prompts, channel
+connections) so that a misconfiguration is an error at start, not a silent failure at 10:00.
+Stop (SIGTERM, Ctrl-C) finishes in-flight sends, records them and releases what was not sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+
+import uvicorn
+from fastapi import APIRouter
+from sqlalchemy import func, select
+
+from autoinform.campaigns import ACTIVE
+from autoinform.channels.base import ChannelSender
+from autoinform.dispatch import Dispatcher
+from autoinform.errors import ConfigError
+from autoinform.models import Campaign, Channel
+from autoinform.rendering import StoredScenarioRenderer
+from autoinform.runtime import Runtime
+from autoinform.scheduler import EngineScheduler
+from autoinform.web.app import create_app
+
+log = logging.getLogger(__name__)
+
+
+def build_senders(rt: Runtime) -> dict[Channel, ChannelSender]:
+    """The channels the settings enable. Phone notification calls come with the phone issue."""
+    s = rt.settings
+    senders: dict[Channel, ChannelSender] = {}
+    if s.smtp.enabled:
+        from autoinform.channels.email import EmailChannel
+        senders[Channel.EMAIL] = EmailChannel(s.smtp)
+    if s.twilio.configured:
+        from autoinform.channels.sms import TwilioSmsChannel
+        if not s.twilio.status_callback_url:
+            from autoinform.channels.twilio_callbacks import status_callback_url
+            s.twilio.status_callback_url = status_callback_url(s.web.public_url)
+        senders[Channel.SMS] = TwilioSmsChannel(s.twilio)
+    return senders
+
+
+@dataclass
+class EngineOptions:
+    web: bool = True
+    ivr: bool = True
+    until_idle: bool = False  # stop once no campaign is active (demo, tests)
+    housekeeping_s: float = 5.0
+    resync_s: float = 30.0
+    extra_routers: list[APIRouter] = field(default_factory=list)
+
+
+class _EmbeddedServer(uvicorn.Server):
+    """uvicorn inside our loop: signals are the engine's to handle, not uvicorn's."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+class Engine:
+    def __init__(self, rt: Runtime, *, senders: Mapping[Channel, ChannelSender] | None = None,
+                 options: EngineOptions | None = None) -> None:
+        self.rt = rt
+        self.options = options or EngineOptions()
+        self.senders = dict(senders) if senders is not None else build_senders(rt)
+        renderer = StoredScenarioRenderer(rt.sessions, rt.settings.tz,
+                                          constants=rt.settings.scenario_constants)
+        self.dispatcher = Dispatcher(rt, self.senders, renderer)
+        self.scheduler = EngineScheduler(self.dispatcher, housekeeping_s=self.options.housekeeping_s,
+                                         resync_s=self.options.resync_s)
+        self.web_port: int | None = None
+        self.ivr_port: int | None = None
+        self._started = asyncio.Event()
+
+    async def started(self) -> None:
+        await self._started.wait()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        await self._start_senders()
+        recovered = await self.dispatcher.recover()
+        if recovered:
+            log.warning("took back %d deliveries left claimed by a previous run", recovered)
+        tasks: list[asyncio.Task[object]] = []
+        web = self._web_server()
+        if web is not None:
+            tasks.append(asyncio.create_task(web.serve(), name="web"))
+        if self.options.ivr:
+            tasks.append(asyncio.create_task(self._ivr(stop), name="ivr"))
+        await self.scheduler.start()
+        dispatch = asyncio.create_task(self.dispatcher.run(stop), name="dispatcher")
+        if web is not None:
+            while not web.started and not web.should_exit:
+                await asyncio.sleep(0.01)
+            if web.servers:
+                self.web_port = web.servers[0].sockets[0].getsockname()[1]
+        self._started.set()
+        log.info("engine running: channels %s, web %s, FastAGI %s",
+                 ",".join(c.value for c in self.senders) or "none", self.web_port, self.options.ivr)
+        try:
+            if self.options.until_idle:
+                await self._wait_idle(stop)
+            await stop.wait()
+        finally:
+            stop.set()
+            await dispatch
+            self.scheduler.shutdown()
+            if web is not None:
+                web.should_exit = True
+            for t in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await t
+            for sender in self.senders.values():
+                await sender.close()
+            log.info("engine stopped: %s", vars(self.dispatcher.stats))
+
+    async def _start_senders(self) -> None:
+        for channel, sender in self.senders.items():
+            try:
+                await sender.start()
+            except Exception as exc:
+                raise ConfigError(f"{channel.value} channel cannot start: {exc}") from exc
+
+    def _web_server(self) -> uvicorn.Server | None:
+        if not self.options.web:
+            return None
+        routers = list(self.options.extra_routers)
+        if Channel.SMS in self.senders:
+            from autoinform.channels.twilio_callbacks import twilio_status_router
+            routers.append(twilio_status_router(self.rt.settings.twilio, self.dispatcher.on_status,
+                                                self.rt.settings.web.public_url))
+        app = create_app(self.rt, routers=routers, stats=self.dispatcher.stats)
+        cfg = uvicorn.Config(app, host=self.rt.settings.web.host, port=self.rt.settings.web.port,
+                             log_config=None, access_log=False, lifespan="off")
+        return _EmbeddedServer(cfg)
+
+    async def _ivr(self, stop: asyncio.Event) -> None:
+        from ivr.flows import default_router
+        from ivr.server import serve_ivr
+
+        def started(server: object) -> None:
+            self.ivr_port = getattr(server, "port", None)
+        await serve_ivr(self.rt.settings.ivr, default_router(), stop, on_started=started)
+
+    async def _wait_idle(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            await asyncio.sleep(0.5)
+            await self.dispatcher.housekeeping()
+            active = await self.dispatcher.in_db(lambda s: s.scalar(
+                select(func.count()).select_from(Campaign).where(Campaign.state.in_(ACTIVE))))
+            if not active:
+                log.info("no active campaign left: stopping (--until-idle)")
+                return

@@ -1,0 +1,47 @@
+"""FastAPI app: health, campaign progress as JSON, and provider callback routers.
+
+No personal data leaves through this API: progress is counts by state, outcome and reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, HTTPException
+from sqlalchemy import select
+
+from autoinform import campaigns, db
+from autoinform.errors import NotFoundError
+from autoinform.models import Campaign
+from autoinform.runtime import Runtime
+
+
+def create_app(rt: Runtime, *, routers: Sequence[APIRouter] = (), stats: Any = None) -> FastAPI:
+    app = FastAPI(title="autoinform", docs_url=None, redoc_url=None)
+
+    @app.get("/health")
+    def health() -> dict[str, Any]:
+        return {"status": "ok", "schema": db.current_revision(rt.engine)}
+
+    @app.get("/api/campaigns")
+    def list_campaigns() -> list[dict[str, Any]]:
+        with rt.sessions() as s:
+            return [campaigns.progress(s, cid) for cid in
+                    s.scalars(select(Campaign.id).order_by(Campaign.id.desc()))]
+
+    @app.get("/api/campaigns/{campaign_id}")
+    def campaign(campaign_id: int) -> dict[str, Any]:
+        with rt.sessions() as s:
+            try:
+                return campaigns.progress(s, campaign_id)
+            except NotFoundError:
+                raise HTTPException(404, f"campaign {campaign_id} not found") from None
+
+    @app.get("/api/metrics")
+    def metrics() -> dict[str, Any]:
+        return {"dispatcher": vars(stats) if stats is not None else None}
+
+    for router in routers:
+        app.include_router(router)
+    return app
