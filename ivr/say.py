@@ -297,31 +297,33 @@ def _group_ids(group: str) -> list[str]:
     return ids
 
 
+def _is_russian(digits_only: str, international: bool) -> bool:
+    """11 digits in the Russian numbering plan: +7…, or 8… dialled domestically."""
+    return len(digits_only) == 11 and (digits_only[0] == "7" or (digits_only[0] == "8" and not international))
+
+
 def phone_groups(digits_only: str, *, international: bool = False) -> list[str]:
     """How a phone number is grouped for speech.
 
-    - 11 digits starting with 7 or 8 (Russian numbering plan, with or without "+"): the trunk
-      prefix is said "8", as callers dial it, then 3-3-2-2: "8 800 123 45 67", "8 851 212 34 56".
-    - 10 digits (national number without prefix): 3-3-2-2.
-    - Other numbers written with "+": "плюс", then pairs as below (the country code is not
-      separated: the grouping rule cannot know its length).
+    - 11 digits in the Russian plan (+7…, or 8… without "+"): the prefix is said "8", as callers
+      dial it, then 3-3-2-2: "8 800 123 45 67", "8 851 212 34 56".
+    - 10 digits without "+" (a national number without prefix): 3-3-2-2.
     - Up to 3 digits are one group ("112"); 7 digits are a city number, 3-2-2 ("123 45 67").
-    - Anything else: pairs from the right, a leftover digit first: "12 34 56", "1 23 45".
+    - Anything else, including other numbers written with "+" (said "плюс" first; the country code
+      is not set apart, its length is not known here): pairs from the right, a leftover digit
+      first: "12 34 56", "1 23 45", "+44 20 79 46 09 58".
     """
-    if not international or digits_only.startswith("7"):
-        if len(digits_only) == 11 and digits_only[0] in "78":
-            n = digits_only[1:]
-            return ["8", n[:3], n[3:6], n[6:8], n[8:]]
-        if len(digits_only) == 10:
-            n = digits_only
-            return [n[:3], n[3:6], n[6:8], n[8:]]
-    if len(digits_only) <= 3:
-        return [digits_only]
-    if len(digits_only) == 7:
-        return [digits_only[:3], digits_only[3:5], digits_only[5:]]
-    lead = len(digits_only) % 2
-    head = [digits_only[:lead]] if lead else []
-    return head + [digits_only[i:i + 2] for i in range(lead, len(digits_only), 2)]
+    d = digits_only
+    if _is_russian(d, international):
+        return ["8", d[1:4], d[4:7], d[7:9], d[9:]]
+    if len(d) == 10 and not international:
+        return [d[:3], d[3:6], d[6:8], d[8:]]
+    if len(d) <= 3:
+        return [d]
+    if len(d) == 7:
+        return [d[:3], d[3:5], d[5:]]
+    lead = len(d) % 2
+    return [d[:lead]] * lead + [d[i:i + 2] for i in range(lead, len(d), 2)]
 
 
 def phone(s: str) -> Speech:
@@ -332,7 +334,7 @@ def phone(s: str) -> Speech:
     if "+" in s.strip()[1:]:
         raise SpeechError(s, "'+' is only allowed first")
     groups = phone_groups(number_digits, international=international)
-    plus = ["word/plus"] if international and not number_digits.startswith("7") else []
+    plus = ["word/plus"] if international and not _is_russian(number_digits, international) else []
     return _words(*plus, *(pid for g in groups for pid in _group_ids(g)))
 
 
