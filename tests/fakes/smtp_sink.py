@@ -22,13 +22,14 @@ The server runs in aiosmtpd's Controller thread, so it serves sync and async tes
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import ssl
 import threading
 import weakref
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
+from typing import Any, cast
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, Session
@@ -92,8 +93,7 @@ class _Handler:
                 break
         if action is Action.DROP:
             self.sink._record(received, dropped=True)
-            assert server.transport is not None
-            server.transport.abort()
+            cast(asyncio.Transport, server.transport).abort()
             return "250 OK"  # never reaches the client: the transport is gone
         if action is Action.REJECT_DATA:
             return REPLIES[action]
@@ -105,7 +105,7 @@ class _PortZeroController(Controller):
     """aiosmtpd's Controller connects to self.port to check the server is up; learn it first."""
 
     def _trigger_server(self) -> None:
-        assert self.server is not None
+        assert isinstance(self.server, asyncio.Server)
         self.port = self.server.sockets[0].getsockname()[1]
         super()._trigger_server()
 
@@ -163,7 +163,7 @@ class SmtpSink:
         loop = self._controller.loop
         for server in list(self._servers):
             if server.transport is not None:
-                loop.call_soon_threadsafe(server.transport.abort)
+                loop.call_soon_threadsafe(cast(asyncio.Transport, server.transport).abort)
 
     def set_rule(self, address: str, action: Action, *, times: int | None = None) -> None:
         with self._lock:

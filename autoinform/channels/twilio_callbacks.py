@@ -1,0 +1,87 @@
+"""Twilio message status callbacks: POST /callbacks/twilio/sms (AI-2, AI-14, AI-19).
+
+Every request must carry a valid X-Twilio-Signature, computed by Twilio over the URL it called
+and the POST parameters with our auth token. The URL is rebuilt from the public URL the engine is
+reached at (behind a proxy the app's own view of the URL differs from what Twilio called) plus the
+request's path and query. A missing or invalid signature gets 403 and nothing reaches the sink.
+The body is read as raw form data (the signature covers exactly those parameters), so the
+endpoint needs no python-multipart.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from urllib.parse import parse_qsl
+
+from fastapi import APIRouter, Request, Response
+from twilio.request_validator import RequestValidator
+
+from autoinform.channels.base import StatusSink
+from autoinform.channels.twilio_status import provider_status
+from autoinform.config import TwilioSettings
+
+SMS_STATUS_PATH = "/callbacks/twilio/sms"
+_MAX_BODY = 64 * 1024  # Twilio's status callbacks are well under 2 KB
+
+
+@dataclass
+class CallbackCounters:
+    """Counts the lead's metrics endpoint exposes; one instance per router."""
+
+    accepted: int = 0
+    rejected_signature: int = 0  # missing or invalid X-Twilio-Signature: 403
+    malformed: int = 0  # signed, but not a status callback we can read: 400
+
+
+def status_callback_url(public_url: str) -> str:
+    """The URL to configure as TwilioSettings.status_callback_url for an engine at public_url."""
+    return public_url.rstrip("/") + SMS_STATUS_PATH
+
+
+def twilio_status_router(settings: TwilioSettings, sink: StatusSink, public_url: str, *,
+                         counters: CallbackCounters | None = None,
+                         logger: logging.Logger | None = None) -> APIRouter:
+    """A router with the SMS status endpoint; pass `counters` to read them from outside."""
+    validator = RequestValidator(settings.auth_token.get_secret_value())
+    stats = counters if counters is not None else CallbackCounters()
+    log = logger or logging.getLogger(__name__)
+    base = public_url.rstrip("/")
+    router = APIRouter()
+
+    @router.post(SMS_STATUS_PATH, status_code=204, response_class=Response, include_in_schema=False)
+    async def sms_status(request: Request) -> Response:
+        body = await request.body()
+        try:
+            if len(body) > _MAX_BODY:
+                raise ValueError("body too large")
+            params = dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=bool(body)))
+        except ValueError:  # UnicodeDecodeError is one
+            stats.malformed += 1
+            log.warning("unreadable Twilio callback body from %s", _peer(request))
+            return Response(status_code=400)
+        url = base + request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        signature = request.headers.get("X-Twilio-Signature", "")
+        if not signature or not validator.validate(url, params, signature):
+            stats.rejected_signature += 1
+            # Peer and whether a signature came at all; never the numbers or the message.
+            log.warning("Twilio callback refused: %s signature from %s",
+                        "invalid" if signature else "missing", _peer(request))
+            return Response(status_code=403)
+        sid = params.get("MessageSid") or params.get("SmsSid")
+        status = params.get("MessageStatus") or params.get("SmsStatus")
+        if not sid or not status:
+            stats.malformed += 1
+            log.warning("signed Twilio callback without MessageSid or MessageStatus from %s", _peer(request))
+            return Response(status_code=400)
+        detail = {k: params[k] for k in ("RawDlrDoneDate", "MessagingServiceSid") if params.get(k)}
+        await sink(provider_status(sid, status, params.get("ErrorCode"), detail))
+        stats.accepted += 1
+        log.debug("Twilio status %s for %s", status, sid)
+        return Response(status_code=204)
+
+    return router
+
+
+def _peer(request: Request) -> str:
+    return request.client.host if request.client else "?"
