@@ -444,8 +444,9 @@ class AgiConnection:
         kind = type(event)
         new = TRANSITIONS.get((self.state, kind))
         if new is None:
+            error = ProtocolError(f"unexpected {kind.__name__} while {self.state.value}")
             self.state = State.BROKEN
-            raise ProtocolError(f"unexpected {kind.__name__} while {self.state.value}")
+            raise error
         if kind is Reply:
             self.pending = None
             if event.code == 511:  # type: ignore[union-attr]
