@@ -21,6 +21,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final
 
+from ivr.errors import AgiError
 from ivr.phrases import PHRASES
 from ivr.say import WORD_PROMPTS
 
@@ -31,7 +32,7 @@ _ID_RE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*(?:/[A-Za-z0-9][A-Za-z0-9_
 _EMPTY: Final[Mapping[str, str]] = MappingProxyType({})
 
 
-class PromptError(Exception):
+class PromptError(AgiError):
     """Base of the prompt catalogue's errors."""
 
 

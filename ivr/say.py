@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final, Literal
 
+from ivr.errors import AgiError
 from ivr.phrases import PHRASES
 
 Gender = Literal["m", "f", "n"]
@@ -29,8 +30,8 @@ Gender = Literal["m", "f", "n"]
 MAX_NUMBER: Final = 999_999_999_999
 
 
-class SpeechError(ValueError):
-    """A value cannot be spoken; carries the value and the reason."""
+class SpeechError(AgiError, ValueError):
+    """A value cannot be spoken; carries the value and the reason (a ValueError: bad input)."""
 
     def __init__(self, value: object, reason: str) -> None:
         super().__init__(f"cannot speak {value!r}: {reason}")
