@@ -38,7 +38,8 @@ def _resolver(scenario: Scenario, recipient: Recipient, send_date: date | None,
     return resolver
 
 
-def _fill(template: Template, resolver: Resolver, escape: Callable[[str], str] = str) -> str:
+def fill(template: Template, resolver: Resolver, escape: Callable[[str], str] = str) -> str:
+    """The template with each placeholder replaced by its formatted (and escaped) value."""
     def value_of(ph: Placeholder) -> str:
         return escape(resolver.text(ph.name, ph.fmt))
 
@@ -55,7 +56,7 @@ def render_sms(scenario: Scenario, recipient: Recipient, *, send_date: date | No
     spec = scenario.spec.sms
     if spec is None:
         raise _missing_channel(scenario, Channel.SMS)
-    text = _fill(spec.text, _resolver(scenario, recipient, send_date, constants)).strip()
+    text = fill(spec.text, _resolver(scenario, recipient, send_date, constants)).strip()
     if not text:
         raise RenderError("the SMS text is empty", file=scenario.file, field="sms.text")
     info = encode_info(text)
@@ -71,13 +72,13 @@ def render_email(scenario: Scenario, recipient: Recipient, *, send_date: date | 
     if spec is None:
         raise _missing_channel(scenario, Channel.EMAIL)
     resolver = _resolver(scenario, recipient, send_date, constants)
-    subject = _fill(spec.subject, resolver).strip()
+    subject = fill(spec.subject, resolver).strip()
     if "\n" in subject or "\r" in subject:
         raise RenderError("the subject would contain a line break", file=scenario.file, field="email.subject")
     if not subject:
         raise RenderError("the subject is empty", file=scenario.file, field="email.subject")
-    body = _fill(spec.text, resolver)
-    markup = _fill(spec.html, resolver, html.escape) if spec.html is not None else None
+    body = fill(spec.text, resolver)
+    markup = fill(spec.html, resolver, html.escape) if spec.html is not None else None
     return EmailContent(subject=subject, text=body, html=markup)
 
 
@@ -103,7 +104,7 @@ def _step(scenario: Scenario, step: StepSpec, resolver: Resolver) -> PhoneStep:
         return PhoneStep(id=step.id, prompts=speech.prompts, text=speech.text, required=step.required)
     assert step.text is not None  # StepSpec guarantees prompt+text, say+var or text
     prompts = (step.prompt,) if step.prompt is not None else ()  # no prompt: spoken by TTS
-    return PhoneStep(id=step.id, prompts=prompts, text=_fill(step.text, resolver), required=step.required)
+    return PhoneStep(id=step.id, prompts=prompts, text=fill(step.text, resolver), required=step.required)
 
 
 _RENDERERS: dict[Channel, Callable[..., Content]] = {

@@ -8,7 +8,8 @@ Our reading of the standard, Section 8 (requirements table), items 3 and 4:
   3.2 notice of the restriction "через сутки", delivered "за сутки до ограничения": at least one
       calendar day before the restriction date;
   3.3 notice of a possible cut-off, delivered "за 5 рабочих дней до возможного отключения": at least
-      five working days (Russian calendar) before the cut-off date.
+      five working days (Russian calendar) after the day of delivery, up to and including the
+      cut-off date (sent on Thursday 3 Dec 2026: cut-off on Thursday 10 Dec at the earliest).
 - Groups 1 and 2 (households, utility companies), item 4:
   4.1 notice of a possible restriction and/or cut-off, delivered "за 1 месяц": at least one calendar
       month before (same day number, clamped to the month's end: 31 March -> 28/29 February);
@@ -70,9 +71,15 @@ class Lead:
         return add_working_days(day, self.working_days, country) if self.working_days else day
 
     def before(self, event: date, country: str = "RU") -> date:
-        """The latest calendar date a warning for `event` may be delivered."""
+        """The latest calendar date a warning for `event` may be delivered: the inverse of after()."""
         day = _add_months(event, -self.months) - timedelta(days=self.days)
-        return add_working_days(day, -self.working_days, country) if self.working_days else day
+        if not self.working_days:
+            return day
+        # after() counts working days following the delivery day up to the event; an event on a
+        # day off is reached only from its last working day, so count back from there.
+        while not is_working_day(day, country):
+            day -= timedelta(days=1)
+        return add_working_days(day, -self.working_days, country)
 
     def describe(self) -> str:
         parts = [f"{n} {unit}" for n, unit in ((self.months, "month"), (self.days, "day"),
