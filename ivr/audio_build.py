@@ -246,3 +246,27 @@ def build(audio_dir: Path, catalogue: Mapping[str, str], *, engine: EngineChoice
     finally:
         save_manifest(audio_dir, manifest)  # keep what was built even if a later prompt failed
     return report
+
+
+def adopt(audio_dir: Path, texts: Mapping[str, str], *, source: str, voice: str = "") -> list[str]:
+    """Record files already in audio/ (studio recordings, say) in the manifest as made by `source`.
+
+    Each file must exist and pass `validate_wav`; otherwise nothing is recorded. Without this a
+    replaced file would look corrupt to `build()` and be synthesized over.
+    """
+    audio_dir = Path(audio_dir)
+    entries: dict[str, ManifestEntry] = {}
+    for pid, text in texts.items():
+        path = path_for(audio_dir, pid)
+        if not path.is_file():
+            raise AudioBuildError("no audio file to adopt", pid)
+        try:
+            info = validate_wav(path)
+        except AudioBuildError as exc:
+            raise AudioBuildError(exc.reason, pid) from exc
+        entries[pid] = ManifestEntry(text=text, engine=source, voice=voice, sha256=sha256_file(path),
+                                     sample_rate=info.sample_rate, frames=info.frames)
+    manifest = load_manifest(audio_dir)
+    manifest.update(entries)
+    save_manifest(audio_dir, manifest)
+    return sorted(entries)

@@ -17,6 +17,7 @@ from autoinform.cli.common import fail, print_json
 from autoinform.config import load_settings
 from autoinform.errors import AutoinformError
 from ivr import prompts
+from ivr.audio_build import adopt as adopt_audio
 from ivr.audio_build import build as build_audio
 from ivr.prompts import PromptError
 
@@ -114,3 +115,21 @@ def check(audio_dir: Path | None = AudioDirOpt, scenarios_dir: Path | None = Sce
         typer.echo(f"{report.checked} prompts checked in {audio}: {verdict}")
     if not report.ok:
         raise typer.Exit(1)
+
+
+@app.command()
+def adopt(prompt_ids: list[str] = typer.Argument(..., help="Prompt ids whose files were replaced."),
+          source: str = typer.Option("studio", "--source", help="Recorded in the manifest as the engine."),
+          voice: str = typer.Option("", "--voice", help="Speaker or voice name, for the record."),
+          audio_dir: Path | None = AudioDirOpt, scenarios_dir: Path | None = ScenariosDirOpt) -> None:
+    """Record hand-made files (studio recordings) in the manifest so `build` keeps them."""
+    audio, scenarios = _dirs(audio_dir, scenarios_dir)
+    try:
+        cat = prompts.catalogue(_extra(scenarios))
+        unknown = sorted(set(prompt_ids) - set(cat))
+        if unknown:
+            fail(f"not in the prompt catalogue: {', '.join(unknown)}")
+        adopted = adopt_audio(audio, {pid: cat[pid] for pid in prompt_ids}, source=source, voice=voice)
+    except PromptError as exc:
+        fail(str(exc))
+    typer.echo(f"{len(adopted)} prompt(s) recorded as made by {source}: {' '.join(adopted)}")

@@ -242,3 +242,27 @@ def test_manifest_write_is_atomic_and_sorted_ai10(tmp_path: Path) -> None:
     data = json.loads((tmp_path / "manifest.json").read_text(encoding="utf-8"))
     assert list(data["prompts"]) == ["a", "b"] and data["format"]["sample_rate"] == 8000
     assert [p.name for p in tmp_path.iterdir()] == ["manifest.json"]
+
+
+def test_adopted_studio_recording_is_kept_by_build_ai10(audio_copy: Path) -> None:
+    target = prompts.path_for(audio_copy, "hotline/goodbye")
+    _write_wav(target, rate=8000, channels=1, frames=12000)  # "a studio recording"
+    assert prompts.check(audio_copy).corrupt == ("hotline/goodbye",)
+
+    assert audio_build.adopt(audio_copy, {"hotline/goodbye": PHRASES["hotline/goodbye"]},
+                             source="studio", voice="Анна") == ["hotline/goodbye"]
+    entry = prompts.load_manifest(audio_copy)["hotline/goodbye"]
+    assert (entry.engine, entry.voice, entry.frames) == ("studio", "Анна", 12000)
+    assert prompts.check(audio_copy).ok
+    report = build(audio_copy, prompts.catalogue(), candidates={"gtts": ToneEngine("gtts"),
+                                                               "espeak": ToneEngine("espeak-ng")})
+    assert not report.built and prompts.sha256_file(target) == entry.sha256
+
+
+def test_adopt_refuses_a_file_asterisk_cannot_play_ai10(audio_copy: Path) -> None:
+    before = (audio_copy / "manifest.json").read_bytes()
+    _write_wav(prompts.path_for(audio_copy, "num/5"), rate=44100, channels=2)
+    with pytest.raises(AudioBuildError, match="want 1 channel") as info:
+        audio_build.adopt(audio_copy, {"num/4": "четыре", "num/5": "пять"}, source="studio")
+    assert info.value.prompt_id == "num/5"
+    assert (audio_copy / "manifest.json").read_bytes() == before

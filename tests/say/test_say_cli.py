@@ -128,3 +128,15 @@ def test_committed_audio_covers_shipped_scenarios_ai10() -> None:
     result = runner.invoke(app, ["audio", "check", "--audio-dir", str(ROOT / "audio"),
                                  "--scenarios-dir", str(scenarios)])
     assert result.exit_code == 0, result.output
+
+
+def test_audio_adopt_cli_ai10(tmp_path: Path) -> None:
+    audio = tmp_path / "audio"
+    shutil.copytree(ROOT / "audio", audio)
+    args = ["--audio-dir", str(audio), "--scenarios-dir", str(tmp_path)]
+    result = runner.invoke(app, ["audio", "adopt", "num/5", "no/such", *args])
+    assert result.exit_code == 1 and "no/such" in result.stderr
+    result = runner.invoke(app, ["audio", "adopt", "num/5", "--source", "studio", *args])
+    assert result.exit_code == 0, result.output
+    assert "1 prompt(s) recorded as made by studio: num/5" in result.stdout
+    assert prompts.load_manifest(audio)["num/5"].engine == "studio"
