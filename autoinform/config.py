@@ -87,6 +87,8 @@ class IvrSettings(BaseModel):
     backlog: int = Field(1024, ge=1)
     operator_queue: str = "operators"
     operator_answer_target_s: int = 40
+    # The routes `autoinform ivr serve` and the classic `ivr-agi` serve: "module:factory" -> Router.
+    router: str = "ivr.flows:default_router"
 
 
 class AmiSettings(BaseModel):

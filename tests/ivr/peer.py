@@ -19,8 +19,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import os
+import signal
+import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from ivr.protocol import ENV_KEYS
 
@@ -386,3 +390,55 @@ async def call(port: int, model: AsteriskModel | None = None, *, script: str = "
         with contextlib.suppress(ConnectionError):
             await writer.wait_closed()
     return PeerResult(model.commands, model.lost_keys, closed_by_server, model.closed)
+
+
+# --- classic AGI: the same Asterisk over a child process's pipes ---------------------------------
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class PipeResult:
+    commands: list[str]
+    lost_keys: list[str]
+    returncode: int
+    stderr: str
+
+
+async def start_agi(route_args: Iterable[str], extra_env: Mapping[str, str] | None = None,
+                    ) -> asyncio.subprocess.Process:
+    """`ivr-agi ROUTE ...` as Asterisk starts it: the call on stdin/stdout, logs on stderr."""
+    env = {**os.environ, "AUTOINFORM_CONFIG": str(ROOT / "does-not-exist.toml"),
+           "AUTOINFORM_IVR__ROUTER": "tests.ivr.classic_flows:router", **(extra_env or {})}
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "ivr.classic_agi", *route_args, cwd=ROOT, env=env,
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+
+
+async def pipe_call(route: str, model: AsteriskModel | None = None, *, args: Iterable[str] = (),
+                    uniqueid: str = "1795788722.1", timeout_s: float = 20.0) -> PipeResult:
+    """One classic AGI call. Asterisk signals a hang-up to a classic AGI with SIGHUP, not a line."""
+    model = model or AsteriskModel()
+    proc = await start_agi([route, *args])
+    assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+    stderr = asyncio.create_task(proc.stderr.read())
+    try:
+        for piece in chunked(environment("", uniqueid=uniqueid, args=[route, *args], network=False), 3):
+            proc.stdin.write(piece)
+            await proc.stdin.drain()
+        while line := await asyncio.wait_for(proc.stdout.readline(), timeout_s):
+            for delay, data in model.respond(line.decode().rstrip("\n")):
+                await asyncio.sleep(delay)
+                if data == b"HANGUP\n":
+                    with contextlib.suppress(ProcessLookupError):
+                        proc.send_signal(signal.SIGHUP)
+                elif data:
+                    proc.stdin.write(data)
+                else:
+                    proc.stdin.close()
+        returncode = await asyncio.wait_for(proc.wait(), timeout_s)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    return PipeResult(model.commands, model.lost_keys, returncode, (await stderr).decode())
