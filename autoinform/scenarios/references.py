@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from autoinform.scenarios.model import BUILTINS, NAME_PATTERN, SAY_TYPES, Kind, ScenarioSpec
 from autoinform.scenarios.template import Template
 from autoinform.scenarios.values import FORMATS, VarType
-from autoinform.scenarios.yamlsource import Path
+from autoinform.scenarios.yamlsource import DataPath
 
 
 @dataclass(frozen=True)
 class Problem:
-    path: Path
+    path: DataPath
     message: str
 
 
@@ -35,7 +35,7 @@ def _variables(spec: ScenarioSpec) -> Iterator[Problem]:
                                                "digits and '_', starting with a letter")
 
 
-def templates_of(spec: ScenarioSpec) -> Iterator[tuple[Path, Template]]:
+def templates_of(spec: ScenarioSpec) -> Iterator[tuple[DataPath, Template]]:
     if spec.phone:
         for i, step in enumerate(spec.phone.steps):
             if step.text is not None:
@@ -68,7 +68,7 @@ def _steps(spec: ScenarioSpec) -> Iterator[Problem]:
     seen: set[str] = set()
     prompts: dict[str, str] = {}
     for i, step in enumerate(spec.phone.steps):
-        path: Path = ("phone", "steps", i)
+        path: DataPath = ("phone", "steps", i)
         if step.id in seen:
             yield Problem((*path, "id"), f"duplicate step id {step.id!r}")
         seen.add(step.id)

@@ -12,11 +12,11 @@ from typing import Any
 
 import yaml
 
-Path = tuple[str | int, ...]
+DataPath = tuple[str | int, ...]  # keys and list indexes from the document root
 
 
 class YamlProblem(ValueError):
-    def __init__(self, message: str, line: int | None, path: Path = ()) -> None:
+    def __init__(self, message: str, line: int | None, path: DataPath = ()) -> None:
         super().__init__(message)
         self.message = message
         self.line = line
@@ -27,7 +27,7 @@ class YamlProblem(ValueError):
 class LineMap:
     """1-based line of each data path: ("phone", "steps", 0, "say") -> 12."""
 
-    lines: dict[Path, int] = field(default_factory=dict)
+    lines: dict[DataPath, int] = field(default_factory=dict)
 
     def line_for(self, path: Sequence[str | int]) -> int | None:
         """The line of `path`, else of its nearest ancestor that exists (a missing field)."""
@@ -56,7 +56,7 @@ def parse(text: str) -> tuple[Any, LineMap]:
     return data, lines
 
 
-def _index(node: yaml.Node, path: Path, lines: LineMap) -> None:
+def _index(node: yaml.Node, path: DataPath, lines: LineMap) -> None:
     lines.lines[path] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
         seen: dict[object, int] = {}
