@@ -122,8 +122,9 @@ class _Batch:
 class _ListImport:
     """The state of one import: the seen accounts, the division ids, the running report."""
 
-    def __init__(self, conn_factory: Runtime, report: ImportReport, source_name: str) -> None:
-        self.rt = conn_factory
+    def __init__(self, rt: Runtime, report: ImportReport, source_name: str, account_column: str) -> None:
+        self.rt = rt
+        self.account_column = account_column
         self.report = report
         self.source_name = source_name
         self.seen: set[str] = set()  # ~90 MB at 1,000,000 accounts: the price of exact merging
@@ -142,7 +143,7 @@ class _ListImport:
             created = {r.account for r in batch.first if r.account not in ids.existing}
             need = [r.account for r in batch.merged if r.account not in ids.all]
             if need:
-                ids.all.update(_ids_by_account(conn, need))
+                ids.all.update(writer.ids_by_key(customers_t, "account", need))
             self._contacts(writer, batch, ids.all, created, now)
             writer.insert(rows_t, [
                 {"list_id": self.report.list_id, "customer_id": ids.all[r.account], "row_number": r.number,
@@ -160,7 +161,7 @@ class _ListImport:
     def _customers(self, conn: Connection, writer: BulkWriter, rows: list[CustomerRow],
                    now: datetime) -> _Ids:
         accounts = [r.account for r in rows]
-        existing = _ids_by_account(conn, accounts) if accounts else {}
+        existing = writer.ids_by_key(customers_t, "account", accounts) if accounts else {}
         new = [r for r in rows if r.account not in existing]
         writer.insert(customers_t, [
             {"account": r.account, "name": r.name, "group": r.group,
@@ -179,7 +180,7 @@ class _ListImport:
         self.report.customers_updated += len(old)
         all_ids = dict(existing)
         if new:
-            all_ids.update(_ids_by_account(conn, [r.account for r in new]))
+            all_ids.update(writer.ids_by_key(customers_t, "account", [r.account for r in new]))
         return _Ids(existing, all_ids)
 
     def _contacts(self, writer: BulkWriter, batch: _Batch, ids: dict[str, int], created: set[str],
@@ -216,7 +217,7 @@ class _ListImport:
             for issue in r.warnings:
                 add(r.number, issue, KIND_WARNING, issue.raw)
         for r in batch.merged:
-            add(r.number, Issue("account", DUPLICATE_WARNING), KIND_WARNING, r.account)
+            add(r.number, Issue(self.account_column, DUPLICATE_WARNING), KIND_WARNING, r.account)
             for issue in r.warnings:
                 add(r.number, issue, KIND_WARNING, issue.raw)
         self.report.warnings += sum(1 for row in out if row["kind"] == KIND_WARNING)
@@ -227,11 +228,6 @@ class _ListImport:
 class _Ids:
     existing: dict[str, int]
     all: dict[str, int]
-
-
-def _ids_by_account(conn: Connection, accounts: list[str]) -> dict[str, int]:
-    stmt = select(customers_t.c.account, customers_t.c.id).where(customers_t.c.account.in_(accounts))
-    return {account: cid for account, cid in conn.execute(stmt)}
 
 
 def _start_list(rt: Runtime, name: str, path: Path, created_by: str, sha: str) -> tuple[int, bool]:
@@ -286,7 +282,7 @@ def import_list(rt: Runtime, path: Path, name: str, *, created_by: str = "",
                               free_variables=list(headers.variables), ignored_columns=headers.ignored,
                               replaced_incomplete=replaced)
         log.info("importing list %s from a %s file", list_id, table.kind, extra={"list_id": list_id})
-        job = _ListImport(rt, report, path.name)
+        job = _ListImport(rt, report, path.name, normalise.account_column)
         batch = _Batch()
         for record in table.records():
             batch.read += 1

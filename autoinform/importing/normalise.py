@@ -85,6 +85,7 @@ class RowNormaliser:
         self.width = len(headers.headers)
         f = headers.fields
         self._col = {fld: (idx, headers.column(idx)) for fld, idx in f.items()}
+        self.account_column = self._col[Field.ACCOUNT][1]
         # Column of each field in the order __call__ unpacks them; -1 when the file has no such column.
         self._order = [f.get(fld, -1) for fld in (
             Field.ACCOUNT, Field.NAME, Field.GROUP, Field.DIVISION, Field.ADDRESS, Field.PHONE,
@@ -162,8 +163,9 @@ class RowNormaliser:
         if not contacts:
             problems.extend(warnings)
             problems.append(Issue("", "no usable contact: no valid contract phone, SMS mobile or e-mail"))
-        if problems:
-            return RejectedRow(record.number, problems, excerpt(cells))
+        if problems:  # the row's other faults go in the report too, so one fix-up pass finds them all
+            return RejectedRow(record.number, problems + [w for w in warnings if w not in problems],
+                               excerpt(cells))
         return CustomerRow(record.number, account, name, group, division, address, contacts,
                            variables, warnings)
 

@@ -77,11 +77,14 @@ def detect_encoding(path: str, sample: bytes) -> str:
 
 
 def _decode_sample(sample: bytes) -> tuple[str | None, str]:
-    try:
-        # final=False: the sample may end inside a multi-byte character.
-        return "utf-8", codecs.getincrementaldecoder("utf-8")().decode(sample, final=False)
-    except UnicodeDecodeError:
-        pass
+    # final=False: the sample may end inside a multi-byte character.
+    text = codecs.getincrementaldecoder("utf-8")(errors="replace").decode(sample, final=False)
+    bad = text.count("\ufffd")
+    good = sum(1 for c in text if c > "\x7f") - bad
+    # A few stray bytes in a UTF-8 file spoil their rows (rejected later); CP1251 read as UTF-8 is
+    # nearly all replacement characters.
+    if bad == 0 or good > 10 * bad:
+        return "utf-8", text
     try:
         return "cp1251", sample.decode("cp1251")
     except UnicodeDecodeError:

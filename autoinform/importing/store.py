@@ -7,20 +7,20 @@ dicts for JSON); the COPY writer converts them to what PostgreSQL's text COPY ex
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Connection, Table, insert
+from sqlalchemy import ARRAY, JSON, Connection, Table, any_, bindparam, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
+
+from autoinform.models import UTCDateTime
 
 Row = dict[str, Any]
 
 
-def _copy_value(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).replace(tzinfo=None)  # columns hold naive UTC
-    return value
+def _naive_utc(value: datetime) -> datetime:
+    return value.astimezone(UTC).replace(tzinfo=None)  # UTCDateTime columns hold naive UTC
 
 
 def _json_value(value: Any) -> Any:
@@ -51,13 +51,27 @@ class BulkWriter:
         self.conn.execute(stmt, list(rows))
 
     def _copy(self, table: Table, columns: list[str], rows: Iterable[Row]) -> None:
-        converters: list[Callable[[Any], Any]] = [
-            _json_value if isinstance(table.c[c].type, JSON) else _copy_value for c in columns
-        ]
-        pairs = list(zip(columns, converters, strict=True))
+        json_at = [i for i, c in enumerate(columns) if isinstance(table.c[c].type, JSON)]
+        time_at = [i for i, c in enumerate(columns) if isinstance(table.c[c].type, UTCDateTime)]
+        naive: dict[datetime, datetime] = {}  # a batch shares one timestamp: convert it once
         names = ", ".join(f'"{c}"' for c in columns)
         dbapi = self.conn.connection.driver_connection
         assert dbapi is not None
         with dbapi.cursor() as cur, cur.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy:
             for row in rows:
-                copy.write_row([conv(row[c]) for c, conv in pairs])
+                values = [row[c] for c in columns]
+                for i in json_at:
+                    values[i] = _json_value(values[i])
+                for i in time_at:
+                    v = values[i]
+                    if v is not None:
+                        values[i] = naive.get(v) or naive.setdefault(v, _naive_utc(v))
+                copy.write_row(values)
+
+    def ids_by_key(self, table: Table, key: str, values: list[str]) -> dict[str, int]:
+        """{key value: id} for the rows whose `key` column is one of `values`."""
+        col = table.c[key]
+        # PostgreSQL: one array parameter instead of thousands of bound ones.
+        cond = col == any_(bindparam("keys", values, type_=ARRAY(col.type))) if self.postgres \
+            else col.in_(values)
+        return {k: i for k, i in self.conn.execute(select(col, table.c.id).where(cond))}
