@@ -364,13 +364,17 @@ async def call(port: int, model: AsteriskModel | None = None, *, script: str = "
     model = model or AsteriskModel()
     reader, writer = await asyncio.open_connection(host, port)
     closed_by_server = False
+    rest = b""
     try:
         for piece in chunked(environment(script, uniqueid=uniqueid, args=args), env_pieces):
             writer.write(piece)
             await writer.drain()
             await asyncio.sleep(0)
         while not model.closed:
-            line = await asyncio.wait_for(reader.readline(), timeout_s)
+            try:
+                line = await asyncio.wait_for(reader.readline(), timeout_s)
+            except ConnectionResetError:  # the server closed while our late HANGUP line was in flight
+                line = b""
             if not line:
                 closed_by_server = True
                 break
@@ -382,7 +386,8 @@ async def call(port: int, model: AsteriskModel | None = None, *, script: str = "
                 else:
                     writer.write_eof()
         if model.closed:  # AGIEXITONHANGUP: Asterisk closed; the server must notice and close too
-            rest = await asyncio.wait_for(reader.read(), timeout_s)
+            with contextlib.suppress(ConnectionResetError):
+                rest = await asyncio.wait_for(reader.read(), timeout_s)
             closed_by_server = True
             assert not rest or rest.endswith(b"\n"), rest
     finally:
