@@ -2,7 +2,8 @@
 
 Working days come from `holidays` RU: public holidays and transfer days are days off, working
 Saturdays (weekend_workdays) are working days. Sundays are never allowed, whatever the calendar
-says. The window is half-open: 10:00 is allowed, 20:00 is not.
+says. The window is half-open: 10:00 is allowed, 20:00 is not. `working_days_only=False` lifts
+the calendar (Sundays included) and is meant for sandboxes whose messages go to local sinks.
 """
 
 from __future__ import annotations
@@ -43,8 +44,6 @@ class InformingWindow:
     country: str = "RU"
 
     def _day_allowed(self, day: date) -> bool:
-        if day.weekday() == SUNDAY:
-            return False
         return is_working_day(day, self.country) if self.working_days_only else True
 
     def allows(self, instant: datetime) -> bool:

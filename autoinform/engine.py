@@ -106,7 +106,8 @@ class Engine:
         try:
             if self.options.until_idle:
                 await self._wait_idle(stop)
-            await stop.wait()
+            else:
+                await stop.wait()
         finally:
             stop.set()
             await dispatch

@@ -1,0 +1,5 @@
+"""`python -m autoinform` is the `autoinform` command."""
+
+from autoinform.cli import main
+
+main()
