@@ -144,7 +144,12 @@ def _show(rt: Any, campaign_id: int, as_json: bool) -> None:
         return
     console.print(f"[bold]campaign {p['id']}[/] {p['name']}: [bold]{p['state']}[/]  "
                   f"channels {' → '.join(p['channels'])}")
-    console.print(f"  {p['start_at']} … {p['end_at']}  created by {p['created_by']}, "
+    tz = rt.settings.tz
+
+    def local(iso: str) -> str:
+        return datetime.fromisoformat(iso).astimezone(tz).strftime("%Y-%m-%d %H:%M")
+    console.print(f"  {local(p['start_at'])} … {local(p['end_at'])} ({rt.settings.timezone})  "
+                  f"created by {p['created_by']}, "
                   f"approved by {p['approved_by'] or '—'}")
     console.print(f"  deliveries: {p['total']}  " + "  ".join(f"{k}={v}" for k, v in sorted(p["deliveries"].items())))
     if p["results"]:
@@ -152,3 +157,27 @@ def _show(rt: Any, campaign_id: int, as_json: bool) -> None:
         for r in sorted(p["results"], key=lambda r: (r["outcome"] or "", -r["count"])):
             t.add_row(r["outcome"] or "", r["reason"] or "", str(r["count"]))
         console.print(t)
+
+
+@app.command("report")
+def report(campaign_id: int, as_json: Json = False) -> None:
+    """The campaign report (AI-5): results by outcome and reason, channel, customer group, division."""
+    from autoinform.reports import campaign_report
+
+    with runtime() as rt, rt.sessions() as s:
+        rep = campaign_report(s, campaign_id)
+    if as_json:
+        print_json(rep)
+        return
+    _show(rt, campaign_id, False)
+    console.print(f"positive rate: {rep['positive_rate']}")
+    for title, rows in (("customer group", rep["by_group"]), ("division", rep["by_division"])):
+        t = Table(title, "done", "positive", "negative", "positive rate")
+        for r in rows:
+            t.add_row(str(r["label"] or "—"), str(r["done"]), str(r["positive"]), str(r["negative"]),
+                      f"{r['positive_rate']:.1%}" if r["positive_rate"] is not None else "—")
+        console.print(t)
+    t = Table("channel", "attempts", "positive")
+    for r in rep["by_channel"]:
+        t.add_row(r["channel"] or "", str(r["attempts"]), str(r["positive"]))
+    console.print(t)

@@ -49,3 +49,20 @@ def run(
         asyncio.run(_run_engine(until_idle, web, ivr))
     except AutoinformError as exc:
         fail(str(exc))
+
+
+@app.command("demo")
+def demo(rows: Annotated[int, typer.Option(help="Rows in the generated billing export.")] = 300) -> None:
+    """Set up the embedded default (SQLite) and show a small campaign end to end."""
+    from autoinform.cli.common import console
+    from autoinform.demo import run_demo
+
+    try:
+        settings = load_settings()
+    except AutoinformError as exc:
+        fail(str(exc), 2)
+    logs.configure("WARNING", settings.log_json)
+    try:
+        run_demo(console, rows=rows)
+    except AutoinformError as exc:
+        fail(str(exc))

@@ -1,0 +1,146 @@
+"""The README's main job: a working engine on SQLite that a newcomer can look at.
+
+It generates a synthetic billing export, imports it, checks the scenarios and prompts, forms and
+approves a debt-reminder campaign, runs the engine until the campaign ends, and prints the report.
+Messages go to a local SMTP outbox (var/demo/outbox/*.eml), never to real customers. Because the
+outbox is local, the demo lifts the informing window for its own run and says so; the real window
+is shown next to it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import time, timedelta
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import func, select
+
+from autoinform import campaigns, db, reports
+from autoinform.config import WindowSettings, load_settings
+from autoinform.engine import Engine, EngineOptions, build_senders
+from autoinform.importing.importer import import_list
+from autoinform.models import Channel, ContactList, Division, Role, User, utcnow
+from autoinform.runtime import Runtime, open_runtime
+from autoinform.sample import SampleSpec, write_sample
+from autoinform.sandbox.smtp_outbox import SmtpOutbox
+from autoinform.scenarios import load_all
+from autoinform.scenarios.store import snapshot
+from autoinform.startup import check_prompts
+from autoinform.users import add_user
+
+SPECIALIST, MANAGER = "ivanova.specialist", "petrov.manager"
+HOTLINE_DEMO = "+78512000000"  # synthetic: the demo's scenarios need some hotline number
+
+
+def _users(rt: Runtime) -> None:
+    with db.transaction(rt.sessions) as s:
+        have = set(s.scalars(select(User.login)))
+        if SPECIALIST not in have:
+            add_user(s, SPECIALIST, Role.SPECIALIST, "Иванова А. С.", actor="demo")
+        if MANAGER not in have:
+            add_user(s, MANAGER, Role.MANAGER, "Петров В. Н.", actor="demo")
+
+
+def run_demo(console: Console, *, rows: int = 300) -> int:
+    settings = load_settings()
+    demo_dir = settings.var_dir / "demo"
+    demo_dir.mkdir(parents=True, exist_ok=True)
+    constants = {"hotline_phone": HOTLINE_DEMO, **settings.scenario_constants}
+    settings = settings.model_copy(update={"scenario_constants": constants})
+    rt = open_runtime(settings)
+    try:
+        return _demo(console, rt, demo_dir, rows)
+    finally:
+        rt.close()
+
+
+def _demo(console: Console, rt: Runtime, demo_dir: Path, rows: int) -> int:
+    stamp = utcnow().astimezone(rt.settings.tz).strftime("%Y-%m-%d %H:%M:%S")
+    console.rule("[bold]1. Storage")
+    with rt.sessions() as s:
+        divisions = s.scalar(select(func.count()).select_from(Division))
+    console.print(f"database {rt.engine.url.render_as_string()} at schema {db.current_revision(rt.engine)}, "
+                  f"{divisions} divisions seeded (Table 1)")
+
+    console.rule("[bold]2. A billing export (synthetic) and its import (AI-4, AI-11)")
+    export = demo_dir / "billing-export.csv"
+    write_sample(export, SampleSpec(rows=rows, seed=int(utcnow().timestamp()) % 100000, bad_share=0.05,
+                                    duplicate_share=0.02), fmt="csv", encoding="cp1251")
+    report = import_list(rt, export, f"Должники {stamp}", created_by=SPECIALIST)
+    console.print(f"{export} (CP1251, ';'): {report.equation()}")
+    console.print(f"contacts: {report.contacts}; customers new {report.customers_created}, "
+                  f"updated {report.customers_updated}")
+
+    console.rule("[bold]3. Scenarios and prompts (AI-3, AI-17)")
+    scenarios = {sc.name: sc for sc in load_all(rt.settings.scenarios_dir)}
+    check_prompts(rt)
+    t = Table("scenario", "channels", "title")
+    for sc in scenarios.values():
+        t.add_row(sc.name, ", ".join(c.value for c in sc.channels), sc.title)
+    console.print(t)
+    console.print("every prompt the scenarios and IVR flows can play exists in audio/")
+
+    console.rule("[bold]4. Campaign: formed by a specialist, approved by a manager (AI-7, AI-15)")
+    _users(rt)
+    now = utcnow()
+    with db.transaction(rt.sessions) as s:
+        lst = s.scalar(select(ContactList).where(ContactList.id == report.list_id))
+        assert lst is not None
+        version = snapshot(s, scenarios["debt_reminder"])
+        c = campaigns.create(s, name=f"Напоминание о задолженности {stamp}", scenario=version,
+                             contact_list=lst, channels=[Channel.EMAIL], start_at=now,
+                             end_at=now + timedelta(hours=2), actor=SPECIALIST,
+                             supported=list(scenarios["debt_reminder"].channels))
+        cid = c.id
+    with db.transaction(rt.sessions) as s:
+        campaigns.approve(s, cid, MANAGER)
+        n = campaigns.start(s, cid, SPECIALIST)
+    console.print(f"campaign {cid}: {n} deliveries, e-mail channel, created by {SPECIALIST}, "
+                  f"approved by {MANAGER}")
+
+    console.rule("[bold]5. The engine runs it (AI-9, AI-13, AI-14)")
+    real = rt.window
+    nxt = real.next_allowed(now).astimezone(rt.settings.tz)
+    console.print(f"real informing window (10:00–20:00 {rt.settings.timezone}, working days): "
+                  + ("open now" if real.allows(now) else f"closed now, next opening {nxt:%Y-%m-%d %H:%M}"))
+    console.print("[yellow]demo only: messages go to a local outbox, so this run lifts the window[/]")
+    outbox = demo_dir / "outbox"
+    with SmtpOutbox(outbox) as box:
+        sandbox = rt.settings.model_copy(update={
+            "window": WindowSettings(start=time(0), end=time(23, 59, 59, 999999), working_days_only=False),
+            "smtp": rt.settings.smtp.model_copy(update={"host": "127.0.0.1", "port": box.port,
+                                                        "use_tls": False, "start_tls": False,
+                                                        "username": None, "password": None}),
+        })
+        run_rt = Runtime(sandbox, rt.engine, rt.sessions)
+        senders = {Channel.EMAIL: build_senders(run_rt)[Channel.EMAIL]}
+        engine = Engine(run_rt, senders=senders,
+                        options=EngineOptions(web=False, ivr=False, until_idle=True, housekeeping_s=0.5))
+        asyncio.run(engine.run(asyncio.Event()))
+        delivered = box.count
+
+    console.rule("[bold]6. Report (AI-2, AI-5)")
+    with rt.sessions() as s:
+        rep = reports.campaign_report(s, cid)
+    console.print(f"campaign {cid} is {rep['state']}: {rep['total']} deliveries, "
+                  f"positive rate {rep['positive_rate']}")
+    t = Table("outcome", "reason", "count")
+    for r in rep["results"]:
+        t.add_row(r["outcome"] or "", r["reason"] or "", str(r["count"]))
+    console.print(t)
+    t = Table("group", "done", "positive", "negative")
+    for g in rep["by_group"]:
+        t.add_row(f"{g['key']} {g['label']}", str(g["done"]), str(g["positive"]), str(g["negative"]))
+    console.print(t)
+    console.print(f"{delivered} messages in {outbox}/*.eml")
+    console.rule("[bold]Look further")
+    console.print(f"  autoinform campaigns show {cid}\n"
+                  f"  autoinform campaigns report {cid}\n"
+                  f"  autoinform lists ls\n"
+                  f"  autoinform scenarios render debt_reminder --channel phone --var debt=1234,56 "
+                  f"--var hotline_phone={HOTLINE_DEMO}\n"
+                  f"  autoinform say money 1234,56\n"
+                  f"  autoinform results history ACCOUNT --as {MANAGER} --format csv")
+    return cid
