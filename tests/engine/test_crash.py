@@ -17,33 +17,15 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 
-from autoinform import campaigns, db
 from autoinform.config import Settings
-from autoinform.models import (
-    Attempt,
-    Channel,
-    ContactList,
-    ContactPoint,
-    ContactSource,
-    Customer,
-    Delivery,
-    DeliveryState,
-    LineType,
-    ListRow,
-    Outcome,
-    Role,
-    utcnow,
-)
+from autoinform.models import Attempt, Delivery, DeliveryState, Outcome
 from autoinform.runtime import open_runtime
-from autoinform.scenarios import load_scenario
-from autoinform.scenarios.store import snapshot
-from autoinform.users import add_user
+from autoinform.sandbox.synthetic import email_campaign
 from tests.conftest import ROOT
 from tests.fakes.smtp_sink import SmtpSink
 
@@ -55,32 +37,7 @@ MSGID = re.compile(rb"Message-ID: <[0-9a-f]+\.(\d+)\.(\d+)@", re.IGNORECASE)
 def _populate(url: str, tmp: Path) -> int:
     rt = open_runtime(Settings(database_url=url, var_dir=tmp / "var"))
     try:
-        with db.transaction(rt.sessions) as s:
-            add_user(s, "spec", Role.SPECIALIST)
-            add_user(s, "boss", Role.MANAGER)
-            lst = ContactList(name="crash", complete=True, rows_read=CUSTOMERS, rows_imported=CUSTOMERS)
-            s.add(lst)
-            s.flush()
-            s.execute(insert(Customer), [{"account": f"{500000000 + i}", "name": f"Клиент {i}", "group": 1,
-                                          "address": ""} for i in range(CUSTOMERS)])
-            ids = dict(s.execute(select(Customer.account, Customer.id)).all())
-            s.execute(insert(ContactPoint), [
-                {"customer_id": cid, "channel": Channel.EMAIL, "value": f"c{acc}@example.ru",
-                 "line_type": LineType.EMAIL, "source": ContactSource.VOLUNTARY, "consent": True}
-                for acc, cid in ids.items()])
-            s.execute(insert(ListRow), [
-                {"list_id": lst.id, "customer_id": cid, "row_number": n, "variables": {"debt": 100 * n + 7}}
-                for n, cid in enumerate(ids.values(), 1)])
-            version = snapshot(s, load_scenario(ROOT / "scenarios" / "debt_reminder.yaml"))
-            now = utcnow()
-            c = campaigns.create(s, name="crash", scenario=version, contact_list=lst, channels=[Channel.EMAIL],
-                                 start_at=now - timedelta(minutes=1), end_at=now + timedelta(hours=2),
-                                 actor="spec")
-            cid = c.id
-        with db.transaction(rt.sessions) as s:
-            campaigns.approve(s, cid, "boss")
-            campaigns.start(s, cid, "spec")
-        return cid
+        return email_campaign(rt, CUSTOMERS, ROOT / "scenarios" / "debt_reminder.yaml", name="crash")
     finally:
         rt.close()
 
