@@ -80,6 +80,14 @@ def _print_report(report: ScenarioReport) -> None:
         console.print(f"  [bold red]error:[/] {error}", highlight=False)
 
 
+def _report_json(report: ScenarioReport) -> dict[str, Any]:
+    data = dataclasses.asdict(report) | {"ok": report.ok}
+    for key in ("sms_sample", "sms_worst"):
+        info = getattr(report, key)
+        data[key] = info._asdict() if info is not None else None
+    return data
+
+
 @app.command()
 def check(directory: Path | None = DirOpt,
           audio_dir: Path | None = typer.Option(None, "--audio-dir",
@@ -93,7 +101,7 @@ def check(directory: Path | None = DirOpt,
     audio = None if no_audio else (audio_dir or settings.audio_dir)
     reports = check_all(scenarios, audio)
     if as_json:
-        print_json([dataclasses.asdict(r) | {"ok": r.ok} for r in reports])
+        print_json([_report_json(r) for r in reports])
     else:
         for report in reports:
             _print_report(report)

@@ -46,7 +46,9 @@ def test_ai17_check_without_audio_shows_variables_and_sms_parts() -> None:
     code, out = run("check", "--no-audio", "--json")
     reports = {r["name"]: r for r in json.loads(out)}
     debt = reports["debt_reminder"]
-    assert debt["ok"] and debt["sms_sample"][0] == "UCS-2" and debt["sms_worst"][1] >= 2
+    assert debt["ok"]
+    assert debt["sms_sample"] == {"encoding": "UCS-2", "segments": 2, "length_units": 118}
+    assert debt["sms_worst"]["segments"] == 3 and debt["sms_max_segments"] == 3
 
 
 def test_check_reports_prompts_without_audio_as_errors(tmp_path: Path) -> None:

@@ -60,6 +60,8 @@ def test_ai3_valid_minimal_scenario_loads(write_scenario: WriteScenario) -> None
     ("kind: debt_reminder", "kind: restriction_warning", "kind:", "kind", "timeline"),
     ("name: test_scenario", "name: other_name", "name: other_name", "name", "must match the file name"),
     ("    required: false\n", "", "  due:", "variables.due", "set `required: false`"),
+    ("    type: money\n", "    type: quantity\n", "  debt:", "variables.debt", "`unit` is required"),
+    ("  confirm_key: 1\n", "  confirm_key: 0\n", "phone:", "phone", "must differ"),
 ])
 def test_ai3_errors_name_file_line_and_field(write_scenario: WriteScenario, old: str, new: str,
                                              needle: str, field: str, message: str) -> None:
@@ -69,6 +71,13 @@ def test_ai3_errors_name_file_line_and_field(write_scenario: WriteScenario, old:
     assert (err.file, err.line, err.field) == (str(path), line_of(text, needle, occurrence), field)
     assert message in err.detail
     assert str(err).startswith(f"{path}:{err.line}: {field}: ")
+
+
+def test_ai14_phone_content_must_be_able_to_end_positive(write_scenario: WriteScenario) -> None:
+    text = VALID.replace("  confirm_key: 1\n", "").replace("      required: true\n", "")
+    err = load_error(write_scenario(text))
+    assert (err.line, err.field) == (line_of(text, "phone:"), "phone")
+    assert "no call can count as positive" in err.detail
 
 
 def test_ai3_missing_field_points_at_its_parent(write_scenario: WriteScenario) -> None:
