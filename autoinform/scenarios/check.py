@@ -119,6 +119,10 @@ def _phone(scenario: Scenario, report: ScenarioReport, audio_dir: Path | None) -
         if step.prompt is None and step.say is None:
             report.warnings.append(f"phone step {step.id!r} has no prompt: only a channel with "
                                    "text-to-speech can play it")
+    try:  # one id is one audio file: a scenario cannot give an engine prompt another text
+        prompts.catalogue(scenario.prompt_texts())
+    except prompts.PromptError as exc:
+        report.errors.append(str(exc))
     ids = scenario.prompt_ids()
     report.prompts = len(ids)
     if audio_dir is None:

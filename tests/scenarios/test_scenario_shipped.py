@@ -8,10 +8,20 @@ import pytest
 
 from autoinform.content import PhoneContent
 from autoinform.models import Channel
-from autoinform.scenarios import Scenario, load_all, render, render_email, render_phone, render_sms, samples
+from autoinform.scenarios import (
+    Scenario,
+    load_all,
+    load_scenario,
+    render,
+    render_email,
+    render_phone,
+    render_sms,
+    samples,
+)
 from autoinform.scenarios.check import check_scenario
 from autoinform.scenarios.model import Kind
 from ivr.say import WORD_PROMPTS
+from tests.scenarios.builders import MINIMAL, WriteScenario
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = {s.name: s for s in load_all(ROOT / "scenarios")}
@@ -88,6 +98,12 @@ def test_shipped_scenarios_have_no_hotline_number_of_their_own() -> None:
         assert "hotline_phone" in scenario.spec.variables
         var = scenario.spec.variables["hotline_phone"]
         assert var.required and var.default is None and var.sample is None
+
+
+def test_check_reports_a_prompt_id_taken_by_the_engine(write_scenario: WriteScenario) -> None:
+    text = MINIMAL.format(name="clash").replace("prompt: test/intro", "prompt: hotline/welcome")
+    report = check_scenario(load_scenario(write_scenario(text, name="clash")))
+    assert any("'hotline/welcome' is defined twice" in e for e in report.errors)
 
 
 def test_all_scenarios_render_with_the_default_sample(minimal: Scenario) -> None:
