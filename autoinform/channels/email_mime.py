@@ -92,29 +92,24 @@ def encoded_words(text: str) -> list[str]:
     with space-aligned breaks costs a doubled space in a long display name rather than a space
     inside a word.
     """
+    data = text.encode("utf-8")
     words: list[str] = []
     start = 0
-    size = 0
-    last_space = -1
-    i = 0
-    while i < len(text):
-        n = len(text[i].encode("utf-8"))
-        if size + n > _WORD_BYTES:
-            cut = last_space + 1 if last_space >= start else i
-            words.append(_word(text[start:cut]))
-            start, i, size, last_space = cut, cut, 0, -1
-            continue
-        if text[i] == " ":
-            last_space = i
-        size += n
-        i += 1
-    if start < len(text):
-        words.append(_word(text[start:]))
+    while len(data) - start > _WORD_BYTES:
+        cut = start + _WORD_BYTES
+        while data[cut] & 0xC0 == 0x80:  # a UTF-8 continuation byte: step back to a char start
+            cut -= 1
+        space = data.rfind(b" ", start, cut)
+        if space > start:
+            cut = space + 1
+        words.append(_word(data[start:cut]))
+        start = cut
+    words.append(_word(data[start:]))
     return words
 
 
-def _word(text: str) -> str:
-    return "=?utf-8?b?" + base64.b64encode(text.encode("utf-8")).decode("ascii") + "?="
+def _word(data: bytes) -> str:
+    return "=?utf-8?b?" + base64.b64encode(data).decode("ascii") + "?="
 
 
 def _check_header(name: str, value: str) -> None:
