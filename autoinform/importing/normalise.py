@@ -94,80 +94,84 @@ class RowNormaliser:
 
     def __call__(self, record: Record) -> CustomerRow | RejectedRow:
         cells = record.cells
-        problems: list[Issue] = []
-        warnings: list[Issue] = []
-        if len(cells) != self.width and (len(cells) < self.width or any(c.strip() for c in
-                                                                       cells[self.width:])):
-            return RejectedRow(record.number, [Issue("", f"row has {len(cells)} cells, the header "
-                                                         f"has {self.width}")], excerpt(cells))
-        joined = "".join(cells)  # one check for the usual row instead of one per cell
-        if len(joined) > MAX_CELL or "\ufffd" in joined:
-            for i, c in enumerate(cells):
-                if len(c) > MAX_CELL:
-                    problems.append(Issue(self.headers.column(i), f"cell longer than {MAX_CELL} characters",
-                                          c[:100]))
-                elif "\ufffd" in c:
-                    problems.append(Issue(self.headers.column(i),
-                                          f"bytes that are not valid {self.encoding}", c[:100]))
-            if problems:
-                return RejectedRow(record.number, problems, excerpt(cells))
-
+        shape = self._shape_problems(cells)
+        if shape:
+            return RejectedRow(record.number, shape, excerpt(cells))
         (account, name, group_text, division_cell, address, phone, sms, email, debt_text,
          due_text) = [cells[i].strip() if i >= 0 else "" for i in self._order]
+        problems: list[Issue] = []
+        warnings: list[Issue] = []
         if not _ACCOUNT.fullmatch(account):
             problems.append(self._issue(Field.ACCOUNT, "empty" if not account else
                                         "not an account number (letters, digits, - / _ . up to 32)",
                                         account))
         name = " ".join(name.split())
+        address = " ".join(address.split())
         if not name:
             problems.append(self._issue(Field.NAME, "empty"))
-        address = " ".join(address.split())
-        for fld, limit in _LIMITS.items():
-            if len(name if fld is Field.NAME else address) > limit:
-                problems.append(self._issue(fld, f"longer than {limit} characters"))
+        for fld, value in ((Field.NAME, name), (Field.ADDRESS, address)):
+            if len(value) > _LIMITS[fld]:
+                problems.append(self._issue(fld, f"longer than {_LIMITS[fld]} characters"))
         group = 0
         try:
             group = parse_group(group_text)
         except ValueError as exc:
             problems.append(self._issue(Field.GROUP, str(exc), group_text))
-
-        variables: dict[str, Any] = {}
-        if debt_text:
-            try:
-                debt = parse_kopecks(debt_text)
-            except ValueError as exc:
-                problems.append(self._issue(Field.DEBT, str(exc), debt_text))
-            else:
-                if debt is not None:
-                    variables["debt"] = debt
-        if due_text:
-            try:
-                due = parse_date(due_text)
-            except ValueError as exc:
-                problems.append(self._issue(Field.DUE_DATE, str(exc), due_text))
-            else:
-                if due is not None:
-                    variables["due_date"] = due.isoformat()
-        for var, idx in self.headers.variables.items():
-            value = cells[idx].strip()
-            if value:
-                variables[var] = value
-
+        variables = self._variables(cells, debt_text, due_text, problems)
         division: str | None = None
         if division_cell:
             division = self._division_of(division_cell)
             if division is None:
                 warnings.append(self._issue(Field.DIVISION, "unknown division (left empty)", division_cell))
-
         contacts = self._contacts(phone, sms, email, warnings)
         if not contacts:
-            problems.extend(warnings)
             problems.append(Issue("", "no usable contact: no valid contract phone, SMS mobile or e-mail"))
         if problems:  # the row's other faults go in the report too, so one fix-up pass finds them all
-            return RejectedRow(record.number, problems + [w for w in warnings if w not in problems],
-                               excerpt(cells))
+            return RejectedRow(record.number, problems + warnings, excerpt(cells))
         return CustomerRow(record.number, account, name, group, division, address, contacts,
                            variables, warnings)
+
+    def _shape_problems(self, cells: list[str]) -> list[Issue]:
+        """Wrong cell count, oversized cells, undecodable bytes: the row cannot be read as data."""
+        if len(cells) != self.width and (len(cells) < self.width or any(c.strip() for c in
+                                                                       cells[self.width:])):
+            return [Issue("", f"row has {len(cells)} cells, the header has {self.width}")]
+        joined = "".join(cells)  # one check for the usual row instead of one per cell
+        if len(joined) <= MAX_CELL and "\ufffd" not in joined:
+            return []
+        problems = []
+        for i, c in enumerate(cells):
+            if len(c) > MAX_CELL:
+                problems.append(Issue(self.headers.column(i), f"cell longer than {MAX_CELL} characters",
+                                      c[:100]))
+            elif "\ufffd" in c:
+                problems.append(Issue(self.headers.column(i), f"bytes that are not valid {self.encoding}",
+                                      c[:100]))
+        return problems
+
+    def _variables(self, cells: list[str], debt_text: str, due_text: str,
+                   problems: list[Issue]) -> dict[str, Any]:
+        """Per-row variables for the scenarios: debt in kopecks, due date ISO, free columns as text."""
+        variables: dict[str, Any] = {}
+        try:
+            debt = parse_kopecks(debt_text) if debt_text else None
+        except ValueError as exc:
+            problems.append(self._issue(Field.DEBT, str(exc), debt_text))
+        else:
+            if debt is not None:
+                variables["debt"] = debt
+        try:
+            due = parse_date(due_text) if due_text else None
+        except ValueError as exc:
+            problems.append(self._issue(Field.DUE_DATE, str(exc), due_text))
+        else:
+            if due is not None:
+                variables["due_date"] = due.isoformat()
+        for var, idx in self.headers.variables.items():
+            value = cells[idx].strip()
+            if value:
+                variables[var] = value
+        return variables
 
     def _issue(self, fld: Field, reason: str, raw: str = "") -> Issue:
         return Issue(self._col[fld][1], reason, raw[:100])

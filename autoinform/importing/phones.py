@@ -49,11 +49,11 @@ class Phone:
 
 @dataclass(frozen=True)
 class _FastPatterns:
-    general: re.Pattern[str]
-    special: re.Pattern[str] | None  # premium, toll-free, personal…: left to phonenumbers
+    # One match for "RU claims it, the general pattern admits it, and it is no special type
+    # (premium, toll-free, personal… are left to phonenumbers)".
+    gate: re.Pattern[str]
     fixed: re.Pattern[str]
     mobile: re.Pattern[str]
-    leading: re.Pattern[str]
 
 
 NATIONAL_LENGTH = 10
@@ -68,8 +68,12 @@ def _desc_pattern(desc: PhoneNumberDesc | None) -> re.Pattern[str] | None:
     return re.compile(f"(?:{desc.national_number_pattern})\\Z")
 
 
-def _any_of(patterns: list[re.Pattern[str]]) -> re.Pattern[str] | None:
-    return re.compile("|".join(f"(?:{p.pattern})" for p in patterns)) if patterns else None
+def _gate(leading: str, general: re.Pattern[str], specials: list[re.Pattern[str]]) -> re.Pattern[str]:
+    # +7 is shared with KZ: RU claims the national numbers its leading_digits match.
+    gate = f"(?=(?:{leading}))(?=(?:{general.pattern}))"
+    if specials:
+        gate += "(?!" + "|".join(f"(?:{p.pattern})" for p in specials) + ")"
+    return re.compile(gate)
 
 
 @cache
@@ -83,14 +87,8 @@ def _fast_patterns() -> _FastPatterns:
         raise RuntimeError("phonenumbers' RU metadata lacks what the fast path needs")
     specials = (meta.premium_rate, meta.toll_free, meta.shared_cost, meta.voip, meta.personal_number,
                 meta.pager, meta.uan, meta.voicemail)
-    return _FastPatterns(
-        general=general,
-        special=_any_of([p for p in map(_desc_pattern, specials) if p is not None]),
-        fixed=fixed,
-        mobile=mobile,
-        # +7 is shared with KZ: RU claims the national numbers starting with these digits.
-        leading=re.compile(meta.leading_digits),
-    )
+    gate = _gate(meta.leading_digits, general, [p for p in map(_desc_pattern, specials) if p is not None])
+    return _FastPatterns(gate=gate, fixed=fixed, mobile=mobile)
 
 
 def fast_normalise(raw: str) -> Phone | None:
@@ -109,9 +107,7 @@ def fast_normalise(raw: str) -> Phone | None:
     if len(national) != NATIONAL_LENGTH or not national.isdigit() or not national.isascii():
         return None
     p = _fast_patterns()
-    if not p.leading.match(national) or not p.general.match(national):
-        return None
-    if p.special is not None and p.special.match(national):
+    if not p.gate.match(national):
         return None
     fixed = p.fixed.match(national) is not None
     mobile = p.mobile.match(national) is not None

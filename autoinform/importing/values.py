@@ -25,6 +25,7 @@ GROUP_ALIASES: dict[str, int] = {
     "business": 3,
     "бюджет": 4, "бюджетные": 4, "бюджетные организации": 4, "budget": 4,
 }
+_PLAIN_GROUPS = {str(g): g for g in (1, 2, 3, 4)}
 _GROUP_PREFIX = re.compile(r"^(?:группа|group|гр\.?)\s*")
 
 # A practical check, not RFC 5322: one @, a sane local part, a dotted domain with a letter TLD.
@@ -73,6 +74,8 @@ def parse_date(text: str) -> date | None:
 
 def parse_group(text: str) -> int:
     """Customer group 1–4 of clause 3, by number or by name."""
+    if text in _PLAIN_GROUPS:  # the usual cell, without the normalising below
+        return _PLAIN_GROUPS[text]
     s = " ".join(text.strip().lower().replace("ё", "е").split())
     s = _GROUP_PREFIX.sub("", s)
     if s.endswith(".0"):  # Excel numbers
