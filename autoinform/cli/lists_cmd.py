@@ -39,7 +39,7 @@ def _print_report(report: ImportReport) -> None:
     if report.replaced_incomplete:
         console.print("replaced an incomplete list of the same name left by an interrupted import")
     console.print(f"customers created {report.customers_created}, updated {report.customers_updated}; "
-                  f"contact points: phone {report.contacts['phone']}, sms {report.contacts['sms']}, "
+                  f"contact points in the file: phone {report.contacts['phone']}, sms {report.contacts['sms']}, "
                   f"email {report.contacts['email']}")
     if report.free_variables:
         console.print("free variables: " + ", ".join(report.free_variables), highlight=False)
@@ -62,7 +62,7 @@ def import_cmd(
 ) -> None:
     """Import a billing export (CSV in UTF-8/CP1251 with ; or , — or XLSX) as a contact list."""
     with runtime() as rt:
-        # ImportFileError and ListExistsError become a clear message and exit code 1 in runtime().
+        # ImportFileError, ListExistsError, ListInUseError: a clear message and exit code 1 (runtime()).
         total = None if as_json else estimate_rows(file)
         if total is not None and total >= PROGRESS_FROM:
             with Progress(TextColumn("importing"), BarColumn(), MofNCompleteColumn(),

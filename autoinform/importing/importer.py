@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from autoinform.errors import AutoinformError, ImportFileError
 from autoinform.importing.headers import HeaderMap, map_headers
@@ -65,6 +66,16 @@ class ListExistsError(AutoinformError):
 
     def __init__(self, name: str, list_id: int) -> None:
         super().__init__(f"a complete list named {name!r} already exists (id {list_id}); choose another name")
+        self.name = name
+        self.list_id = list_id
+
+
+class ListInUseError(AutoinformError):
+    """An incomplete list cannot be replaced because something (a campaign) already refers to it."""
+
+    def __init__(self, name: str, list_id: int) -> None:
+        super().__init__(f"the incomplete list {name!r} (id {list_id}) is used by a campaign and cannot be "
+                         f"replaced; import under another name")
         self.name = name
         self.list_id = list_id
 
@@ -232,23 +243,26 @@ class _Ids:
 
 def _start_list(rt: Runtime, name: str, path: Path, created_by: str, sha: str) -> tuple[int, bool]:
     """Create the (incomplete) list, replacing an incomplete one of the same name."""
-    replaced = False
-    with rt.engine.begin() as conn:
-        row = conn.execute(select(lists_t.c.id, lists_t.c.complete).where(lists_t.c.name == name)).first()
-        if row is not None:
-            if row.complete:
-                raise ListExistsError(name, row.id)
-            # Leftover of an import that died: its rows are partial, so they go with it.
-            conn.execute(delete(rows_t).where(rows_t.c.list_id == row.id))
-            conn.execute(delete(rejections_t).where(rejections_t.c.list_id == row.id))
-            conn.execute(delete(lists_t).where(lists_t.c.id == row.id))
-            replaced = True
-            log.warning("replacing incomplete list %s", row.id, extra={"list_id": row.id})
-        list_id = conn.execute(insert(lists_t).values(
-            name=name, source_file=path.name, sha256=sha, created_by=created_by,
-            created_at=datetime.now(UTC), rows_read=0, rows_imported=0, rows_merged=0, rows_rejected=0,
-            complete=False).returning(lists_t.c.id)).scalar_one()
-    return list_id, replaced
+    with rt.engine.connect() as conn:
+        old = conn.execute(select(lists_t.c.id, lists_t.c.complete).where(lists_t.c.name == name)).first()
+    if old is not None and old.complete:
+        raise ListExistsError(name, old.id)
+    try:
+        with rt.engine.begin() as conn:
+            if old is not None:  # leftover of an import that died: its rows are partial, they go with it
+                conn.execute(delete(rows_t).where(rows_t.c.list_id == old.id))
+                conn.execute(delete(rejections_t).where(rejections_t.c.list_id == old.id))
+                conn.execute(delete(lists_t).where(lists_t.c.id == old.id, lists_t.c.complete.is_(False)))
+                log.warning("replacing incomplete list %s", old.id, extra={"list_id": old.id})
+            list_id: int = conn.execute(insert(lists_t).values(
+                name=name, source_file=path.name, sha256=sha, created_by=created_by,
+                created_at=datetime.now(UTC), rows_read=0, rows_imported=0, rows_merged=0, rows_rejected=0,
+                complete=False).returning(lists_t.c.id)).scalar_one()
+    except IntegrityError:
+        if old is None:
+            raise  # not ours to explain (a concurrent import of the same name)
+        raise ListInUseError(name, old.id) from None  # a campaign refers to the old list
+    return list_id, old is not None
 
 
 def _finish_list(rt: Runtime, report: ImportReport, created_by: str) -> None:
@@ -266,8 +280,9 @@ def import_list(rt: Runtime, path: Path, name: str, *, created_by: str = "",
                 progress: Callable[[int], None] | None = None, batch_size: int = BATCH) -> ImportReport:
     """Import a CSV or XLSX billing export as the contact list `name` (AI-4, AI-11).
 
-    Raises ImportFileError when the file as a whole cannot be read (nothing is stored then) and
-    ListExistsError when a complete list already has this name.
+    Raises ImportFileError when the file as a whole cannot be read (nothing is stored then),
+    ListExistsError when a complete list already has this name, and ListInUseError when an
+    incomplete one of that name cannot be replaced because a campaign refers to it.
     """
     name = name.strip()
     if not name:

@@ -250,3 +250,31 @@ def test_100k_rows_with_5_percent_bad_phones_lose_no_valid_row_ai4(
             ListRejection.list_id == report.list_id, ListRejection.kind == "warning",
             ListRejection.column == "Телефон"))
     assert phone_warnings == sum(r.warned for r in expected)
+
+
+def test_incomplete_list_a_campaign_uses_is_not_replaced(rt: Runtime, tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from autoinform.importing.importer import ListInUseError
+    from autoinform.models import Campaign, ScenarioVersion
+
+    path = tmp_path / "s.csv"
+    write_csv(path, SampleSpec(rows=20, seed=2, bad_share=0.0))
+
+    def crash(n: int) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        import_list(rt, path, "used", progress=crash, batch_size=10)
+    with rt.sessions() as s, s.begin():
+        lst = s.scalars(select(ContactList).where(ContactList.name == "used")).one()
+        sv = ScenarioVersion(name="debt_reminder", version=1, sha256="0" * 64, source="")
+        now = datetime.now(UTC)
+        s.add(sv)
+        s.flush()
+        s.add(Campaign(name="c", scenario_id=sv.id, list_id=lst.id, channels=["phone"], start_at=now,
+                       end_at=now, created_by="t"))
+    with pytest.raises(ListInUseError, match="used by a campaign"):
+        import_list(rt, path, "used")
+    with rt.sessions() as s:
+        assert s.scalars(select(ContactList.rows_read).where(ContactList.name == "used")).one() == 10
