@@ -162,37 +162,43 @@ class EmailChannel:
             raise ChannelError("email channel is not started or already closed", permanent=False)
         smtp = await self._idle.get()
         try:
-            for first_try in (True, False):
-                reused = smtp.is_connected
-                stage = "connect"
-                try:
-                    if not reused:
-                        await smtp.connect()
-                    stage = "mail"
-                    options = [f"SIZE={len(message.data)}"] if smtp.supports_extension("size") else []
-                    await smtp.mail(self._builder.sender, options=options)
-                    stage = "rcpt"
-                    await smtp.rcpt(rcpt)
-                    stage = "data"
-                    reply = await smtp.data(message.data)
-                except SMTPResponseException as exc:
-                    if stage == "connect" or exc.code == 421:  # 421: the server is closing on us
-                        smtp.close()
-                    else:
-                        await self._reset(smtp)
-                    return self._refused(stage, exc.code, exc.message, message, rcpt, extra)
-                except (SMTPException, OSError) as exc:
-                    smtp.close()
-                    if first_try and reused and stage == "mail" and isinstance(exc, SMTPServerDisconnected):
-                        continue  # stale idle connection, nothing transmitted yet
-                    return self._lost(stage, exc, message, rcpt, extra)
-                self._log.debug("accepted for %s: %s", mask_email(rcpt), reply.code, extra=extra)
-                return SendResult(Outcome.POSITIVE, "accepted", provider_id=message.message_id,
-                                  disposition=f"{reply.code} {reply.message}",
-                                  detail={"size": len(message.data)})
-            raise AssertionError("unreachable: the second try always returns")
+            result = await self._transaction(smtp, rcpt, message, extra, may_redo=True)
+            if result is None:  # stale idle connection, nothing transmitted yet: once more, fresh
+                result = await self._transaction(smtp, rcpt, message, extra, may_redo=False)
+            assert result is not None
+            return result
         finally:
             self._idle.put_nowait(smtp)
+
+    async def _transaction(self, smtp: aiosmtplib.SMTP, rcpt: str, message: MimeMessage,
+                           extra: dict[str, Any], *, may_redo: bool) -> SendResult | None:
+        """One MAIL/RCPT/DATA; None when a reused connection turned out dead before MAIL was taken."""
+        reused = smtp.is_connected
+        stage = "connect"
+        try:
+            if not reused:
+                await smtp.connect()
+            stage = "mail"
+            options = [f"SIZE={len(message.data)}"] if smtp.supports_extension("size") else []
+            await smtp.mail(self._builder.sender, options=options)
+            stage = "rcpt"
+            await smtp.rcpt(rcpt)
+            stage = "data"
+            reply = await smtp.data(message.data)
+        except SMTPResponseException as exc:
+            if stage == "connect" or exc.code == 421:  # 421: the server is closing on us
+                smtp.close()
+            else:
+                await self._reset(smtp)
+            return self._refused(stage, exc.code, exc.message, message, rcpt, extra)
+        except (SMTPException, OSError) as exc:
+            smtp.close()
+            if may_redo and reused and stage == "mail" and isinstance(exc, SMTPServerDisconnected):
+                return None
+            return self._lost(stage, exc, message, rcpt, extra)
+        self._log.debug("accepted for %s: %s", mask_email(rcpt), reply.code, extra=extra)
+        return SendResult(Outcome.POSITIVE, "accepted", provider_id=message.message_id,
+                          disposition=f"{reply.code} {reply.message}", detail={"size": len(message.data)})
 
     def _refused(self, stage: str, code: int, text: str, message: MimeMessage, rcpt: str,
                  extra: dict[str, Any]) -> SendResult:

@@ -177,9 +177,7 @@ class TwilioSmsProvider:
         # A timeout after the request left leaves its fate unknown: the retry may duplicate it.
         message = await self._call(self._messages().create_async(**params))
         segments = int(message.num_segments) if message.num_segments else None
-        return SmsSubmitted(provider_id=str(message.sid), status=str(message.status), segments=segments,
-                            detail={"num_media": message.num_media} if message.num_media not in (None, "0")
-                            else {})
+        return SmsSubmitted(provider_id=str(message.sid), status=str(message.status), segments=segments)
 
     async def fetch(self, provider_id: str) -> ProviderStatus:
         message = await self._call(self._messages()(provider_id).fetch_async())

@@ -56,13 +56,11 @@ _REQUEST_ERRORS: dict[int, tuple[str, bool]] = {
 
 
 def classify_request_error(http_status: int | None, code: int | None) -> tuple[str, bool]:
-    """(reason, retry) for a refused create request; unknown 4xx are permanent, 5xx retry."""
+    """(reason, retry) for a refused API request; unknown 4xx are permanent, 5xx retry."""
     if code is not None and code in _REQUEST_ERRORS:
         return _REQUEST_ERRORS[code]
-    if http_status is None or http_status == 429 or http_status >= 500:
-        return "temporary_failure", True
-    if http_status == 401:
-        return "temporary_failure", True
+    if http_status is None or http_status in (401, 429) or http_status >= 500:
+        return "temporary_failure", True  # no answer, our credentials, overload, their fault
     return "failed", False
 
 

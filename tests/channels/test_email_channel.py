@@ -147,12 +147,25 @@ async def test_connections_are_pooled_and_reused(sink: SmtpSink) -> None:
     assert 1 <= len({m.peer for m in sink.messages}) <= 3
 
 
-async def test_connections_closed_by_the_server_are_replaced(sink: SmtpSink, channel: EmailChannel) -> None:
+async def test_connection_closed_while_idle_is_replaced(sink: SmtpSink, channel: EmailChannel) -> None:
     assert (await channel.send(item("a@example.ru", n=1))).outcome is Outcome.POSITIVE
     sink.drop_connections()
-    await asyncio.sleep(0.05)  # let the loop see the reset; the stale-at-MAIL path covers it if not
+    await asyncio.sleep(0.05)  # the client's loop sees the reset before the next send
     result = await channel.send(item("b@example.ru", n=2))
     assert result.outcome is Outcome.POSITIVE
+    assert len({m.peer for m in sink.messages}) == 2
+
+
+async def test_stale_pooled_connection_is_redone_on_a_fresh_one(sink: SmtpSink) -> None:
+    """The server closed the connection but this loop has not run since: MAIL meets a dead socket,
+    nothing was transmitted, so the channel retries at once instead of reporting a failure."""
+    channel = EmailChannel(settings_for(sink, pool_size=1), local_hostname="autoinform.test")
+    await channel.start()
+    assert (await channel.send(item("a@example.ru", n=1))).outcome is Outcome.POSITIVE
+    sink.drop_connections()  # blocks until the server side is closed; our loop has not run
+    result = await channel.send(item("b@example.ru", n=2))
+    await channel.close()
+    assert (result.outcome, result.reason) == (Outcome.POSITIVE, "accepted")
     assert len({m.peer for m in sink.messages}) == 2
 
 

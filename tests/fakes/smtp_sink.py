@@ -159,11 +159,21 @@ class SmtpSink:
         self.stop()
 
     def drop_connections(self) -> None:
-        """Abort every open connection, as a server's idle timeout or restart would."""
-        loop = self._controller.loop
-        for server in list(self._servers):
-            if server.transport is not None:
-                loop.call_soon_threadsafe(cast(asyncio.Transport, server.transport).abort)
+        """Abort every open connection, as a server's idle timeout or restart would.
+
+        Returns once the server side is closed; a client on another event loop only notices
+        when its loop next runs, which lets tests catch a client holding a dead connection.
+        """
+        done = threading.Event()
+
+        def abort_all() -> None:
+            for server in list(self._servers):
+                if server.transport is not None:
+                    cast(asyncio.Transport, server.transport).abort()
+            done.set()
+
+        self._controller.loop.call_soon_threadsafe(abort_all)
+        done.wait(5)
 
     def set_rule(self, address: str, action: Action, *, times: int | None = None) -> None:
         with self._lock:
