@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import IntEnum
+from functools import lru_cache
 from typing import Final, Literal
 
 from ivr.errors import InvalidArgument, ProtocolError
@@ -33,19 +34,27 @@ def _word_or_quoted(value: str) -> str:
 
 
 # --- builders -----------------------------------------------------------------------------------
+# Commands are immutable, and flows send the same prompts again and again: the common builders
+# are cached (typed, so that True is not taken for 1).
+_cached = lru_cache(maxsize=4096, typed=True)
 
+
+@_cached
 def answer() -> Command:
     return Command.build("ANSWER")
 
 
+@_cached
 def hangup(channel: str | None = None) -> Command:
     return Command.build("HANGUP", *([word(channel)] if channel else []), dead_ok=True)
 
 
+@_cached
 def noop() -> Command:
     return Command.build("NOOP", dead_ok=True)
 
 
+@_cached
 def stream_file(filename: str, escape_digits: str = "", offset: int | None = None) -> Command:
     args = [word(filename), _digits(escape_digits)]
     if offset is not None:
@@ -53,6 +62,7 @@ def stream_file(filename: str, escape_digits: str = "", offset: int | None = Non
     return Command.build("STREAM FILE", *args)
 
 
+@_cached
 def get_data(filename: str, timeout_ms: int | None = None, max_digits: int | None = None) -> Command:
     args = [word(filename)]
     if timeout_ms is not None or max_digits is not None:
@@ -62,6 +72,7 @@ def get_data(filename: str, timeout_ms: int | None = None, max_digits: int | Non
     return Command.build("GET DATA", *args)
 
 
+@_cached
 def wait_for_digit(timeout_ms: int) -> Command:
     return Command.build("WAIT FOR DIGIT", integer(timeout_ms))
 
@@ -103,6 +114,7 @@ def set_variable(name: str, value: str) -> Command:
     return Command.build("SET VARIABLE", word(name), quote(value), dead_ok=True)
 
 
+@_cached
 def get_variable(name: str) -> Command:
     return Command.build("GET VARIABLE", word(name), dead_ok=True)
 
@@ -130,6 +142,7 @@ def verbose(message: str, level: int = 1) -> Command:
     return Command.build("VERBOSE", quote(message), integer(level), dead_ok=True)
 
 
+@_cached
 def channel_status(channel: str | None = None) -> Command:
     return Command.build("CHANNEL STATUS", *([word(channel)] if channel else []))
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import IntEnum
 from functools import cached_property
 from types import MappingProxyType
 from typing import Final
@@ -38,6 +38,7 @@ ENV_KEYS: Final = (
     "agi_extension", "agi_priority", "agi_enhanced", "agi_accountcode", "agi_threadid",
 )
 """The 22 variables of a FastAGI environment, in the order Asterisk 22 sends them."""
+_ENV_KEYSET: Final = frozenset(ENV_KEYS)
 
 
 # --- events -------------------------------------------------------------------------------------
@@ -274,6 +275,8 @@ class AgiParser:
         events: list[Event] = []
         start = 0
         try:
+            if self._in_env:
+                start = self._environment(buf, events)
             while (nl := buf.find(b"\n", start)) >= 0:
                 if nl - start > self._max_line:
                     raise ProtocolError("line too long", bytes(buf[start:start + 80]))
@@ -287,6 +290,42 @@ class AgiParser:
             raise self._fail(exc) from None
         del buf[:start]
         return events
+
+    def _environment(self, buf: bytearray, events: list[Event]) -> int:
+        """Parse the complete environment lines in `buf` in one go (the environment is most of
+        the bytes of a call); returns where the unparsed rest starts."""
+        start = 0
+        while True:
+            if buf[start:start + 1] == b"\n":  # the blank line: the environment is complete
+                if not self._env:
+                    raise ProtocolError("empty AGI environment")
+                events.append(Environment(self._env))
+                self._env, self._in_env = {}, False
+                return start + 1
+            end = buf.find(b"\n\n", start)
+            if end < 0:
+                end = buf.rfind(b"\n", start)
+                if end >= 0:
+                    self._env_lines(bytes(buf[start:end]))
+                return end + 1 if end >= 0 else start
+            self._env_lines(bytes(buf[start:end]))
+            start = end + 1
+
+    def _env_lines(self, block: bytes) -> None:
+        env, max_line = self._env, self._max_line
+        for line in block.decode("utf-8", "replace").split("\n"):
+            key, sep, value = line.partition(":")
+            if key not in _ENV_KEYSET:
+                name = key[4:].replace("_", "")
+                if not sep or not key.startswith("agi_") or not (name.isascii() and name.isalnum()):
+                    raise ProtocolError("not an AGI environment line", line.encode())
+            if key in env:
+                raise ProtocolError("variable repeated in the environment", line.encode())
+            if len(env) >= self._max_env_lines:
+                raise ProtocolError("too many environment lines", line.encode())
+            if len(line) > max_line:
+                raise ProtocolError("line too long", line[:80].encode())
+            env[key] = value[1:] if value[:1] == " " else value
 
     def feed_eof(self) -> list[Event]:
         if self._broken is not None:
@@ -309,31 +348,9 @@ class AgiParser:
     def _line(self, raw: bytes) -> Event | None:
         if raw[-1:] == b"\r":
             raw = raw[:-1]
-        if self._in_env:
-            return self._env_line(raw)
         if self._block is not None:
             return self._block_line(raw)
         return self._reply_line(raw)
-
-    def _env_line(self, raw: bytes) -> Environment | None:
-        if not raw:
-            if not self._env:
-                raise ProtocolError("empty AGI environment")
-            self._in_env = False
-            env = Environment(self._env)
-            self._env = {}
-            return env
-        text = raw.decode("utf-8", "replace")
-        key, sep, value = text.partition(":")
-        name = key[4:].replace("_", "")
-        if not sep or not key.startswith("agi_") or not (name.isascii() and name.isalnum()):
-            raise ProtocolError("not an AGI environment line", raw)
-        if key in self._env:
-            raise ProtocolError("variable repeated in the environment", raw)
-        if len(self._env) >= self._max_env_lines:
-            raise ProtocolError("too many environment lines", raw)
-        self._env[key] = value[1:] if value[:1] == " " else value
-        return None
 
     def _block_line(self, raw: bytes) -> Reply | None:
         assert self._block is not None
@@ -382,12 +399,18 @@ def _parse_200(text: str, raw: bytes) -> Reply:
 
 # --- connection state ---------------------------------------------------------------------------
 
-class State(Enum):
-    AWAIT_ENV = "awaiting environment"
-    READY = "ready"
-    AWAIT_REPLY = "awaiting reply"
-    CLOSED = "closed"
-    BROKEN = "broken"
+class State(IntEnum):
+    """An IntEnum so the transition lookup, done for every line, hashes in C."""
+
+    AWAIT_ENV = 1
+    READY = 2
+    AWAIT_REPLY = 3
+    CLOSED = 4
+    BROKEN = 5
+
+    @property
+    def label(self) -> str:
+        return self.name.lower().replace("_", " ")
 
 
 class _CommandSent:
@@ -395,7 +418,7 @@ class _CommandSent:
 
 
 # (state, event type) -> next state; a pair not listed is a protocol violation.
-TRANSITIONS: Final[Mapping[tuple[State, type], State]] = MappingProxyType({
+TRANSITIONS: Final[dict[tuple[State, type], State]] = {
     (State.AWAIT_ENV, Environment): State.READY,
     (State.READY, _CommandSent): State.AWAIT_REPLY,
     (State.AWAIT_REPLY, Reply): State.READY,
@@ -405,7 +428,7 @@ TRANSITIONS: Final[Mapping[tuple[State, type], State]] = MappingProxyType({
     (State.AWAIT_ENV, EndOfStream): State.CLOSED,
     (State.READY, EndOfStream): State.CLOSED,
     (State.AWAIT_REPLY, EndOfStream): State.CLOSED,
-})
+}
 
 
 class AgiConnection:
@@ -444,7 +467,7 @@ class AgiConnection:
         kind = type(event)
         new = TRANSITIONS.get((self.state, kind))
         if new is None:
-            error = ProtocolError(f"unexpected {kind.__name__} while {self.state.value}")
+            error = ProtocolError(f"unexpected {kind.__name__} while {self.state.label}")
             self.state = State.BROKEN
             raise error
         if kind is Reply:
@@ -462,7 +485,7 @@ class AgiConnection:
     def send(self, command: Command) -> bytes:
         """The bytes to write for `command`; one command at a time, as AGI requires."""
         if (self.state, _CommandSent) not in TRANSITIONS:
-            raise LocalProtocolError(f"cannot send {command.name} while {self.state.value}")
+            raise LocalProtocolError(f"cannot send {command.name} while {self.state.label}")
         self.state = State.AWAIT_REPLY
         self.pending = command
         return command.wire
