@@ -244,3 +244,15 @@ async def test_serve_ivr_runs_until_stopped() -> None:
     result = await call(ports[0], script="x")
     stats = await asyncio.wait_for(serving, 5)
     assert result.commands == ['VERBOSE "hi" 1'] and stats.by_reason == {"completed": 1}
+
+
+def test_cli_lists_the_configured_routes(monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from autoinform.cli import app
+
+    monkeypatch.setenv("AUTOINFORM_CONFIG", "does-not-exist.toml")
+    monkeypatch.setenv("AUTOINFORM_IVR__ROUTER", "tests.ivr.classic_flows:router")
+    result = CliRunner().invoke(app, ["ivr", "routes"])
+    assert result.exit_code == 0, result.output
+    assert result.output.split() == ["hangup_probe", "replay", "selftest"]
