@@ -83,6 +83,7 @@ class _Connection(asyncio.Protocol):
         self._closed: str | None = None  # why this side closed, once it has
         self._ended = False
         self.call_id = "-"
+        self._log_extra: dict[str, str] = {}
 
     # --- asyncio.Protocol -----------------------------------------------------------------------
 
@@ -99,6 +100,7 @@ class _Connection(asyncio.Protocol):
             transport.abort()
             return
         self._transport = transport
+        self._log_extra = {"peer": host}
         server.stats.started += 1
         server.connections.add(self)
         self._timer = self._loop.call_later(server.settings.env_timeout_s, self._env_timed_out)
@@ -182,6 +184,7 @@ class _Connection(asyncio.Protocol):
         server = self._server
         session = AgiSession(self, env, command_timeout_s=server.settings.command_timeout_s)
         self.call_id = session.call_id
+        self._log_extra = {"call_id": self.call_id}
         task = self._loop.create_task(self._run(session))
         self._task = task
         server.tasks.add(task)
@@ -202,10 +205,11 @@ class _Connection(asyncio.Protocol):
         stats = self._server.stats
         stats.ended += 1
         stats.by_reason[reason] += 1
-        logger.info("call ended: %s", reason, extra={"call_id": self.call_id})
+        logger.info("call ended: %s", reason, extra=self._log_extra)
 
     def _env_timed_out(self) -> None:
-        logger.warning("no complete AGI environment within %gs", self._server.settings.env_timeout_s)
+        logger.warning("no complete AGI environment within %gs", self._server.settings.env_timeout_s,
+                       extra=self._log_extra)
         self._closed = "environment timeout"
         self._end(EndReason.ENV_TIMEOUT)
         if self._transport is not None:
@@ -229,7 +233,7 @@ class _Connection(asyncio.Protocol):
             self._transport.close()
 
     def _protocol_error(self, exc: ProtocolError) -> None:
-        logger.warning("protocol error: %s", exc, extra={"call_id": self.call_id})
+        logger.warning("protocol error: %s", exc, extra=self._log_extra)
         self._closed = "protocol error"
         if self._timer is not None:
             self._timer.cancel()

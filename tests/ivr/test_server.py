@@ -256,3 +256,59 @@ def test_cli_lists_the_configured_routes(monkeypatch: pytest.MonkeyPatch) -> Non
     result = CliRunner().invoke(app, ["ivr", "routes"])
     assert result.exit_code == 0, result.output
     assert result.output.split() == ["hangup_probe", "replay", "selftest"]
+
+
+async def test_session_methods_against_the_peer(agi_server: ServerFactory) -> None:
+    """Every AgiSession method a flow uses, with the replies the transcripts show (HL-2 recording)."""
+    from ivr import commands as cmds
+    from ivr.commands import ChannelStatus, Recorded
+    from ivr.errors import CommandError
+    from ivr.protocol import Command, word
+
+    seen: dict[str, object] = {}
+
+    async def flow(session: AgiSession) -> None:
+        await session.answer()
+        seen["number"] = await session.say_number(1234, "#")
+        seen["digits"] = await session.say_digits("89001234567")
+        seen["date"] = await session.say_date(1700000000)
+        seen["status"] = await session.channel_status()
+        seen["wait"] = await session.wait_for_digit(2000)
+        seen["record"] = await session.record_file("/tmp/rec1", "wav", "#", 3000)
+        seen["exec"] = await session.exec("Playback", "beep")
+        with pytest.raises(CommandFailed) as no_app:
+            await session.exec("NoSuchApplication", "foo")
+        seen["no_app"] = no_app.value.result
+        await session.set_variable("PROBE_VAR", 'hello "world"')
+        seen["var"] = await session.get_variable("PROBE_VAR")
+        seen["unset"] = await session.get_variable("PROBE_UNSET_VAR")
+        seen["full"] = await session.get_full_variable("${CHANNEL(language)}|${PROBE_VAR}")
+        with pytest.raises(CommandError) as unknown:
+            await session.command(Command.build("BOGUS", word("here")))
+        seen["unknown"] = unknown.value.code
+        with pytest.raises(CommandError) as usage:
+            await session.command(Command.build("SET VARIABLE", word("ONLYNAME")))
+        seen["usage"] = (usage.value.code, usage.value.usage)
+        seen["recorded_hangup"] = await session.record_file("/tmp/rec2", "wav", "#", 10_000)
+        seen["hung_up"] = session.hung_up
+        await session.verbose("after hangup")
+        with pytest.raises(CallerHangup):
+            await session.stream_file("beep")
+        assert cmds.answer() is cmds.answer()  # cached builders
+
+    async with agi_server({"probe": flow}) as server:
+        # SAY: 500 ms a character; the key comes during SAY DIGITS (no escape digits: lost); the
+        # caller hangs up 0.7 s into the second recording.
+        caller = Caller(keys=[(3000, "7")], hangup_at_ms=19_200)
+        result = await call(server.port, AsteriskModel(caller), script="probe")
+        await settle(server)
+    assert seen == {
+        "number": None, "digits": None, "date": None, "status": ChannelStatus.UP, "wait": None,
+        "record": Recorded(24000, "timeout"), "exec": 0, "no_app": "-2", "var": 'hello "world"',
+        "unset": None, "full": 'ru|hello "world"', "unknown": 510,
+        "usage": (520, "Sets a variable to the current channel."),
+        "recorded_hangup": Recorded(5600, "hangup"), "hung_up": True,
+    }
+    assert 'SET VARIABLE PROBE_VAR "hello \\"world\\""' in result.commands
+    assert result.commands[-1] == 'VERBOSE "after hangup" 1' and result.lost_keys == ["7"]
+    assert server.stats.by_reason == {"completed": 1}
