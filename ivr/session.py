@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import NoReturn, Protocol
 
 from ivr import commands as cmds
-from ivr.commands import ChannelStatus, Completed, DigitPressed, Failed, Recorded, Timeout
+from ivr.commands import ChannelStatus, DigitPressed, Failed, Recorded, Timeout
 from ivr.errors import CallerHangup, CommandError, CommandFailed, HangupReason
 from ivr.prompts import playback_name
 from ivr.protocol import Command, Environment, Reply, Request
@@ -76,7 +76,7 @@ class AgiSession:
         """Folder of the project's prompts under Asterisk's sounds/<language>/ (see ivr.prompts)."""
         self.log_extra: Mapping[str, str] = {"call_id": self.call_id}
         self._transport = transport
-        self._hung_up_here = False
+        self._ended_here: HangupReason | None = None  # our HANGUP, or a recording ended by one
 
     def __repr__(self) -> str:
         return f"AgiSession(call_id={self.call_id!r}, path={self.request.path!r})"
@@ -97,7 +97,7 @@ class AgiSession:
     @property
     def hung_up(self) -> bool:
         """The channel is gone (the caller hung up, or this side sent HANGUP)."""
-        return self._hung_up_here or self._transport.hung_up
+        return self._ended_here is not None or self._transport.hung_up
 
     # --- the raw path ---------------------------------------------------------------------------
 
@@ -117,7 +117,9 @@ class AgiSession:
         raise CommandError(reply.code, command.name, reply.text, reply.usage)
 
     def _hangup_reason(self) -> HangupReason:
-        return HangupReason.HANGUP_LINE if self._transport.hung_up else HangupReason.HANGUP_SENT
+        if self._transport.hung_up or self._ended_here is None:
+            return HangupReason.HANGUP_LINE
+        return self._ended_here
 
     def _media_timeout(self, media_ms: int | None) -> float:
         """Commands that wait on the caller get their own wait on top of the command timeout."""
@@ -148,7 +150,7 @@ class AgiSession:
         if self.hung_up:
             return
         await self.command(cmds.hangup())
-        self._hung_up_here = True
+        self._ended_here = HangupReason.HANGUP_SENT
 
     async def stream_file(self, prompt: str, escape_digits: str = "", *, offset: int | None = None,
                           timeout_s: float | None = None) -> Playback:
@@ -219,7 +221,7 @@ class AgiSession:
         if isinstance(outcome, Failed):
             await self._failed(command, outcome)
         if outcome.ended_by == "hangup":
-            self._hung_up_here = True
+            self._ended_here = HangupReason.RESULT
         return outcome
 
     async def channel_status(self) -> ChannelStatus:
@@ -256,4 +258,4 @@ class AgiSession:
         await self.command(cmds.verbose(message, level))
 
 
-__all__ = ["AgiSession", "AgiTransport", "Completed", "DigitsRead", "Playback", "Recorded"]
+__all__ = ["AgiSession", "AgiTransport", "DigitsRead", "Playback", "Recorded"]
