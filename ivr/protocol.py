@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from functools import cached_property
 from types import MappingProxyType
-from typing import Final
+from typing import Final, NamedTuple
 from urllib.parse import parse_qsl
 
 from ivr.errors import InvalidArgument, LocalProtocolError, ProtocolError
@@ -192,10 +192,12 @@ class Request:
         return cls.parse(args[0], args[1:]) if args else cls("")
 
 
-@dataclass(frozen=True, slots=True)
-class Reply:
+class Reply(NamedTuple):
     """One final reply. `result` is the raw text after `result=` (GET DATA digits keep leading
-    zeros; `""` on a GET DATA timeout), None for replies without one (510, 511, 520)."""
+    zeros; `""` on a GET DATA timeout), None for replies without one (510, 511, 520).
+
+    A NamedTuple: immutable, and three times cheaper to build than a frozen dataclass.
+    """
 
     code: int
     result: str | None = None
@@ -271,6 +273,15 @@ class AgiParser:
         if self._ended:
             raise self._fail(ProtocolError("data after end of stream", data))
         buf = self._buf
+        if data and not buf and not self._in_env and self._block is None and data.find(b"\n") == len(data) - 1:
+            # The usual read: exactly one whole reply line, nothing buffered.
+            try:
+                if len(data) > self._max_line:
+                    raise ProtocolError("line too long", data[:80])
+                event = self._line(data[:-1])
+            except ProtocolError as exc:
+                raise self._fail(exc) from None
+            return [event] if event is not None else []
         buf += data
         events: list[Event] = []
         start = 0
