@@ -7,6 +7,8 @@ import contextlib
 import logging
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from autoinform.config import IvrSettings
 from ivr.errors import CallerHangup, CommandFailed, CommandTimeout, HangupReason
@@ -312,3 +314,46 @@ async def test_session_methods_against_the_peer(agi_server: ServerFactory) -> No
     assert 'SET VARIABLE PROBE_VAR "hello \\"world\\""' in result.commands
     assert result.commands[-1] == 'VERBOSE "after hangup" 1' and result.lost_keys == ["7"]
     assert server.stats.by_reason == {"completed": 1}
+
+
+def test_peer_filter_addresses_and_networks() -> None:
+    from ivr.server import PeerFilter
+
+    peers = PeerFilter(["127.0.0.1", "10.0.0.0/8", "::1"])
+    assert peers.allows("127.0.0.1") and peers.allows("::ffff:127.0.0.1") and peers.allows("10.20.30.40")
+    assert peers.allows("::1") and not peers.allows("192.168.1.1") and not peers.allows("not an address")
+    assert not PeerFilter([]).allows("127.0.0.1")
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.binary(min_size=1, max_size=30), min_size=1, max_size=6), st.booleans())
+def test_fuzzed_replies_end_the_call_cleanly(replies: list[bytes], close: bool) -> None:
+    """Whatever a broken peer answers, the call ends with a recorded reason and the server lives."""
+
+    async def flow(session: AgiSession) -> None:
+        for _ in range(len(replies)):
+            await session.stream_file("beep", "1")
+
+    async def run() -> FastAgiServer:
+        router = Router()
+        router.add("x", flow)
+        async with FastAgiServer(IvrSettings(port=0, command_timeout_s=0.2, shutdown_grace_s=0.5),
+                                 router) as server:
+            reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+            writer.write(environment("x"))
+            with contextlib.suppress(ConnectionError, TimeoutError):
+                for data in replies:
+                    if not await asyncio.wait_for(reader.readline(), 2):
+                        break
+                    writer.write(data if data.endswith(b"\n") else data + b"\n")
+                if close:
+                    writer.write_eof()
+                await asyncio.wait_for(reader.read(), 2)
+            writer.close()
+            await settle(server)
+        return server
+
+    server = asyncio.run(run())
+    assert server.stats.started == server.stats.ended == 1
+    assert set(server.stats.by_reason) <= {"completed", "caller_hangup", "protocol_error",
+                                           "command_timeout", "flow_error"}
