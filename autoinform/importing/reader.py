@@ -130,13 +130,18 @@ class _LineTooLong(Exception):
 
 
 class _CappedLines:
-    """Physical lines of a text file, each at most `cap` characters; a longer one is skipped in
-    chunks and reported by raising _LineTooLong once, after which iteration continues."""
+    """Physical lines of a text file for csv.reader, with memory bounded whatever the input.
+
+    A line longer than `cap` characters is skipped in chunks; a record whose quoted cells run over
+    lines past `cap` characters in all is cut off. Either is reported by raising _LineTooLong once,
+    after which iteration continues. csv.field_size_limit() is process-wide, so it is left alone.
+    """
 
     def __init__(self, f: IO[str], cap: int) -> None:
         self.f = f
         self.cap = cap
         self.count = 0
+        self.record_chars = 0  # reset by the reader at the start of each record
         self.last = ""
 
     def __iter__(self) -> _CappedLines:
@@ -147,12 +152,16 @@ class _CappedLines:
         if not line:
             raise StopIteration
         self.count += 1
+        self.record_chars += len(line)
         if len(line) > self.cap and not line.endswith("\n"):
             head = line[:200]
             while line and not line.endswith("\n"):
                 line = self.f.readline(self.cap)
             self.last = head
             raise _LineTooLong(head)
+        if self.record_chars > self.cap:
+            self.last = line
+            raise _LineTooLong(line[:200])
         self.last = line
         return line
 
@@ -183,13 +192,14 @@ class CsvSource:
     def _iter(self) -> Iterator[Record | BadRecord]:
         while True:
             start = self._lines.count + 1
+            self._lines.record_chars = 0
             try:
                 cells = next(self._reader)
             except StopIteration:
                 return
             except _LineTooLong as exc:
                 self._reader = self._new_reader()  # a fresh parser: the broken record is gone
-                yield BadRecord(start, f"line longer than {MAX_LINE} characters", exc.head)
+                yield BadRecord(start, f"line or record longer than {MAX_LINE} characters", exc.head)
                 continue
             except csv.Error as exc:
                 self._reader = self._new_reader()

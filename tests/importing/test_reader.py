@@ -154,3 +154,27 @@ def test_cell_text_of_spreadsheet_values() -> None:
     assert cell_text(datetime(2026, 12, 5, 9, 30)) == "2026-12-05 09:30:00"
     assert cell_text(date(2026, 12, 5)) == "2026-12-05" and cell_text(time(9, 0)) == "09:00:00"
     assert cell_text(True) == "1"
+
+
+def test_a_quoted_cell_running_over_many_lines_is_cut_off(tmp_path: Path) -> None:
+    """Even with csv's own field limit raised by someone else, a record cannot grow without bound."""
+    old = csv.field_size_limit(2**31 - 1)
+    try:
+        path = tmp_path / "runaway.csv"
+        with path.open("w", encoding="utf-8", newline="") as f:
+            f.write("Лицевой счёт;ФИО;Группа;Телефон\n1;Иванов;1;89271112233\n2;\"")
+            for _ in range(3000):
+                f.write("x" * 999 + "\n")
+            f.write("\";1;89271112234\n3;Пётр;1;89271112235\n")
+        with open_table(path) as t:
+            got = list(t.records())
+        bad = [r for r in got if isinstance(r, BadRecord)]
+        assert bad and bad[0].number == 3 and "longer than" in bad[0].reason
+        # What follows the cut is read as (rejected later) rows of its own; none is big.
+        assert all(len(c) <= MAX_LINE for r in got if isinstance(r, Record) for c in r.cells)
+        assert next(r.cells[0] for r in got if isinstance(r, Record)) == "1"
+        # The stray closing quote opens a new cell, so row 3004 ends up inside record 3003: a visible
+        # (rejected) row with its text, not a silent loss.
+        assert isinstance(got[-1], Record) and "3;Пётр" in got[-1].cells[0]
+    finally:
+        csv.field_size_limit(old)
