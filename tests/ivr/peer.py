@@ -11,7 +11,7 @@ up; each command advances the clock by its media time. What the recordings show 
 - missing prompt: `200 result=-1 endpos=0` for STREAM FILE on a live channel, `200 result=0` for
   EXEC Playback; unknown application `-2`; unknown command 510; missing arguments a 520 block.
 
-`call()` drives it over a real loopback TCP connection; `pipe_session()` over a classic AGI's pipes.
+`call()` drives it over a real loopback TCP connection; `pipe_call()` over a classic AGI's pipes.
 """
 
 from __future__ import annotations
