@@ -218,8 +218,9 @@ class _ListImport:
         out: list[Row] = []
 
         def add(number: int, issue: Issue, kind: str, raw: str) -> None:
+            # PostgreSQL text cannot hold NUL; the report shows where it was.
             out.append({"list_id": lid, "row_number": number, "column": issue.column[:100], "kind": kind,
-                        "reason": issue.reason[:500], "raw": raw})
+                        "reason": issue.reason[:500], "raw": raw.replace("\x00", "\\0")})
 
         for rej in batch.rejected:
             for issue in rej.issues:

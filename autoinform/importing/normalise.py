@@ -137,7 +137,7 @@ class RowNormaliser:
                                                                        cells[self.width:])):
             return [Issue("", f"row has {len(cells)} cells, the header has {self.width}")]
         joined = "".join(cells)  # one check for the usual row instead of one per cell
-        if len(joined) <= MAX_CELL and "\ufffd" not in joined:
+        if len(joined) <= MAX_CELL and "\ufffd" not in joined and "\x00" not in joined:
             return []
         problems = []
         for i, c in enumerate(cells):
@@ -147,6 +147,8 @@ class RowNormaliser:
             elif "\ufffd" in c:
                 problems.append(Issue(self.headers.column(i), f"bytes that are not valid {self.encoding}",
                                       c[:100]))
+            elif "\x00" in c:  # PostgreSQL text cannot hold it; it is never data
+                problems.append(Issue(self.headers.column(i), "a NUL character", c[:100].replace("\x00", "")))
         return problems
 
     def _variables(self, cells: list[str], debt_text: str, due_text: str,

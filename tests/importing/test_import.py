@@ -278,3 +278,16 @@ def test_incomplete_list_a_campaign_uses_is_not_replaced(rt: Runtime, tmp_path: 
         import_list(rt, path, "used")
     with rt.sessions() as s:
         assert s.scalars(select(ContactList.rows_read).where(ContactList.name == "used")).one() == 10
+
+
+def test_nul_and_undecodable_bytes_late_in_the_file_reject_their_rows(rt: Runtime, tmp_path: Path) -> None:
+    path = tmp_path / "late.csv"
+    head = "Лицевой счёт;ФИО;Группа;Телефон\r\n".encode() + b"".join(
+        f"{i};Клиент {i};1;8927111{i:04d}\r\n".encode() for i in range(1, 2000))  # past the 64 KB sample
+    path.write_bytes(head + b"5000;Nul\x00name;1;89270005000\r\n5001;\xff\xfe;1;89270005001\r\n"
+                     + "5002;Пётр;1;89270005002\r\n".encode())
+    report = import_list(rt, path, "late")
+    assert (report.rows_read, report.imported, report.rejected) == (2002, 2000, 2)
+    assert {"5000", "5001"}.isdisjoint(_accounts(rt, report.list_id))
+    reasons = {reason for n, kind, _, reason in _report_entries(rt, report.list_id) if kind == "rejected"}
+    assert reasons == {"a NUL character", "bytes that are not valid utf-8"}
