@@ -48,6 +48,9 @@ from autoinform.runtime import Runtime
 log = logging.getLogger(__name__)
 
 BATCH = 5000
+NAME_MAX = 200  # ContactList.name
+ACTOR_MAX = 64  # ContactList.created_by, AuditEntry.actor
+SOURCE_MAX = 150  # file name in ContactPoint.source_ref (200 with ":row N")
 KIND_REJECTED = "rejected"
 KIND_WARNING = "warning"
 DUPLICATE_WARNING = ("duplicate account: contacts added to the first row with this account, "
@@ -256,7 +259,7 @@ def _start_list(rt: Runtime, name: str, path: Path, created_by: str, sha: str) -
                 conn.execute(delete(lists_t).where(lists_t.c.id == old.id, lists_t.c.complete.is_(False)))
                 log.warning("replacing incomplete list %s", old.id, extra={"list_id": old.id})
             list_id: int = conn.execute(insert(lists_t).values(
-                name=name, source_file=path.name, sha256=sha, created_by=created_by,
+                name=name, source_file=path.name[:500], sha256=sha, created_by=created_by,
                 created_at=datetime.now(UTC), rows_read=0, rows_imported=0, rows_merged=0, rows_rejected=0,
                 complete=False).returning(lists_t.c.id)).scalar_one()
     except IntegrityError:
@@ -286,8 +289,10 @@ def import_list(rt: Runtime, path: Path, name: str, *, created_by: str = "",
     incomplete one of that name cannot be replaced because a campaign refers to it.
     """
     name = name.strip()
-    if not name:
-        raise ImportFileError(str(path), "the list needs a name")
+    if not name or len(name) > NAME_MAX:
+        raise ImportFileError(str(path), f"the list needs a name of 1 to {NAME_MAX} characters")
+    if len(created_by) > ACTOR_MAX:
+        raise ImportFileError(str(path), f"created_by longer than {ACTOR_MAX} characters")
     started = time.perf_counter()
     with open_table(path) as table:
         headers: HeaderMap = map_headers(str(path), table.header)
@@ -298,7 +303,7 @@ def import_list(rt: Runtime, path: Path, name: str, *, created_by: str = "",
                               free_variables=list(headers.variables), ignored_columns=headers.ignored,
                               replaced_incomplete=replaced)
         log.info("importing list %s from a %s file", list_id, table.kind, extra={"list_id": list_id})
-        job = _ListImport(rt, report, path.name, normalise.account_column)
+        job = _ListImport(rt, report, path.name[:SOURCE_MAX], normalise.account_column)
         batch = _Batch()
         for record in table.records():
             batch.read += 1

@@ -291,3 +291,14 @@ def test_nul_and_undecodable_bytes_late_in_the_file_reject_their_rows(rt: Runtim
     assert {"5000", "5001"}.isdisjoint(_accounts(rt, report.list_id))
     reasons = {reason for n, kind, _, reason in _report_entries(rt, report.list_id) if kind == "rejected"}
     assert reasons == {"a NUL character", "bytes that are not valid utf-8"}
+
+
+def test_long_names_fit_the_columns_on_every_backend(rt: Runtime, tmp_path: Path) -> None:
+    path = tmp_path / ("billing_export_" * 16 + ".csv")  # a 244-character file name
+    path.write_text("Лицевой счёт;ФИО;Группа;Телефон\n1;Иванов;1;89271112233\n", encoding="utf-8")
+    with pytest.raises(ImportFileError, match="name of 1 to 200"):
+        import_list(rt, path, "x" * 201)
+    report = import_list(rt, path, "x" * 200)
+    with rt.sessions() as s:
+        ref = s.scalars(select(ContactPoint.source_ref)).one()
+    assert len(ref) <= 200 and ref.endswith(":row 2") and report.imported == 1
