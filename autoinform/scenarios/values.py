@@ -13,6 +13,7 @@ import re
 from collections.abc import Mapping
 from datetime import date, datetime, time
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from types import MappingProxyType
 from typing import Final
 
@@ -145,8 +146,14 @@ def _integer(raw: object) -> int:
 def _phone(raw: object) -> str:
     if not isinstance(raw, str | int):
         raise ValueError(f"not a phone number: {raw!r}")
+    return _e164(str(raw))
+
+
+# phonenumbers costs ~100 µs a parse and the same numbers (the hotline) recur in every message.
+@lru_cache(maxsize=4096)
+def _e164(raw: str) -> str:
     try:
-        number = phonenumbers.parse(str(raw), "RU")
+        number = phonenumbers.parse(raw, "RU")
     except phonenumbers.NumberParseException as exc:
         raise ValueError(f"not a phone number: {raw!r} ({exc})") from None
     if not phonenumbers.is_possible_number(number):
@@ -188,11 +195,15 @@ def format_text(vtype: VarType, value: Value, fmt: str | None = None, unit: Unit
         case VarType.PHONE, str():
             if fmt == "e164":
                 return value
-            number = phonenumbers.parse(value, "RU")
-            return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
+            return _national(value)
         case (VarType.INTEGER, int()) | (VarType.TEXT, str()):
             return str(value)
     raise TypeError(f"{value!r} is not a {vtype} value")
+
+
+@lru_cache(maxsize=4096)
+def _national(e164: str) -> str:
+    return phonenumbers.format_number(phonenumbers.parse(e164, "RU"), phonenumbers.PhoneNumberFormat.NATIONAL)
 
 
 def unit_word(n: int, unit: Unit) -> str:
