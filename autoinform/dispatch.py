@@ -191,8 +191,9 @@ class Dispatcher:
                     result = SendResult(Outcome.NEGATIVE, "failed", retry=True,
                                         detail={"error": f"{type(exc).__name__}: {exc}"})
         self.stats.sent += 1
-        log.debug("sent to %s: %s %s", mask_destination(w.destination),
-                  result.outcome.value if result.outcome else "pending", result.reason, extra=extra)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("sent to %s: %s %s", mask_destination(w.destination),
+                      result.outcome.value if result.outcome else "pending", result.reason, extra=extra)
         self._done.append(Done(w, result, self.clock()))
         if len(self._done) >= 200:
             self._flush_now.set()

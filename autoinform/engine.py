@@ -132,22 +132,26 @@ class Engine:
         if not self.options.web:
             return None
         routers = list(self.options.extra_routers)
+        stats: dict[str, object] = {"dispatcher": self.dispatcher.stats}
         if Channel.SMS in self.senders:
-            from autoinform.channels.twilio_callbacks import twilio_status_router
+            from autoinform.channels.twilio_callbacks import CallbackCounters, twilio_status_router
+            counters = CallbackCounters()
+            stats["twilio_callbacks"] = counters
             routers.append(twilio_status_router(self.rt.settings.twilio, self.dispatcher.on_status,
-                                                self.rt.settings.web.public_url))
-        app = create_app(self.rt, routers=routers, stats=self.dispatcher.stats)
+                                                self.rt.settings.web.public_url, counters=counters))
+        app = create_app(self.rt, routers=routers, stats=stats)
         cfg = uvicorn.Config(app, host=self.rt.settings.web.host, port=self.rt.settings.web.port,
                              log_config=None, access_log=False, lifespan="off")
         return _EmbeddedServer(cfg)
 
     async def _ivr(self, stop: asyncio.Event) -> None:
-        from ivr.flows import default_router
+        from ivr.router import load_router
         from ivr.server import serve_ivr
 
         def started(server: object) -> None:
             self.ivr_port = getattr(server, "port", None)
-        await serve_ivr(self.rt.settings.ivr, default_router(), stop, on_started=started)
+        router = load_router(self.rt.settings.ivr.router)
+        await serve_ivr(self.rt.settings.ivr, router, stop, on_started=started)
 
     async def _wait_idle(self, stop: asyncio.Event) -> None:
         while not stop.is_set():

@@ -16,9 +16,9 @@ import socket
 import tempfile
 import time
 import uuid
-from datetime import time as dtime
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import time as dtime
 from pathlib import Path
 
 from sqlalchemy import create_engine, func, insert, select, text, update

@@ -5,7 +5,7 @@ No personal data leaves through this API: progress is counts by state, outcome a
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, HTTPException
@@ -17,7 +17,9 @@ from autoinform.models import Campaign
 from autoinform.runtime import Runtime
 
 
-def create_app(rt: Runtime, *, routers: Sequence[APIRouter] = (), stats: Any = None) -> FastAPI:
+def create_app(rt: Runtime, *, routers: Sequence[APIRouter] = (),
+               stats: Mapping[str, object] | None = None) -> FastAPI:
+    """`stats` maps a name to a counters object (dataclass) shown by /api/metrics."""
     app = FastAPI(title="autoinform", docs_url=None, redoc_url=None)
 
     @app.get("/health")
@@ -40,7 +42,7 @@ def create_app(rt: Runtime, *, routers: Sequence[APIRouter] = (), stats: Any = N
 
     @app.get("/api/metrics")
     def metrics() -> dict[str, Any]:
-        return {"dispatcher": vars(stats) if stats is not None else None}
+        return {name: dict(vars(counters)) for name, counters in (stats or {}).items()}
 
     for router in routers:
         app.include_router(router)

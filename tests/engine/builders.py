@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from autoinform import campaigns, db
 from autoinform.content import Content, EmailContent, PhoneContent, PhoneStep, Recipient, SmsContent
@@ -19,6 +20,8 @@ from autoinform.models import (
     ScenarioVersion,
 )
 from autoinform.runtime import Runtime
+from autoinform.scenarios import load_scenario
+from autoinform.scenarios.store import snapshot
 from autoinform.users import add_user
 
 
@@ -59,14 +62,19 @@ def users(rt: Runtime) -> None:
 
 def campaign(rt: Runtime, people: list[Person], *, channels: list[Channel], start: datetime,
              end: datetime | None = None, approve: bool = True, launch: bool = True,
-             name: str = "test") -> Built:
+             name: str = "test", scenario_file: Path | None = None) -> Built:
+    """With `scenario_file` the campaign stores that real scenario (for the engine's own renderer);
+    without, a placeholder version for tests that render with SimpleRenderer."""
     with db.transaction(rt.sessions) as s:
         lst = ContactList(name=f"list-{name}", complete=True, rows_read=len(people),
                           rows_imported=len(people), created_at=start - timedelta(days=1))
         s.add(lst)
-        sv = ScenarioVersion(name="debt", version=1, sha256=name, source="name: debt")
-        s.add(sv)
-        s.flush()
+        if scenario_file is not None:
+            sv = snapshot(s, load_scenario(scenario_file))
+        else:
+            sv = ScenarioVersion(name="debt", version=1, sha256=name, source="name: debt")
+            s.add(sv)
+            s.flush()
         for i, p in enumerate(people, 1):
             c = Customer(account=p.account, name=f"Клиент {p.account}", group=1)
             s.add(c)

@@ -94,7 +94,12 @@ def test_sigkill_at_random_moments_loses_nothing(tmp_path: Path) -> None:
             proc.wait()
             kills += 1
         final = _engine(env, log)
-        assert final.wait(timeout=240) == 0, log.read_text()[-3000:]
+        try:
+            assert final.wait(timeout=240) == 0, log.read_text()[-3000:]
+        finally:
+            if final.poll() is None:  # never leave an engine behind a failed test
+                final.kill()
+                final.wait()
         received = [m.data for m in sink.messages]
 
     rt = open_runtime(Settings(database_url=url, var_dir=tmp_path / "var"))

@@ -125,7 +125,9 @@ async def test_every_delivery_ends_positive_with_evidence(fast_rt: Runtime) -> N
         assert len(attempts) == 30
         assert all(a.content.startswith("Subject: Задолженность по л/с 1000") for a in attempts)
         assert all(a.ended_at and a.outcome is Outcome.POSITIVE for a in attempts)
-    with fast_rt.sessions() as s:  # housekeeping closed it once nothing was left open
+    with db.transaction(fast_rt.sessions) as s:  # housekeeping closes it once nothing is left open
+        campaigns.close_due(s, clock.now)
+    with fast_rt.sessions() as s:
         assert campaigns.get(s, b.campaign_id).state is CampaignState.COMPLETED
         audit = [(a.actor, a.action) for a in s.scalars(select(AuditEntry).order_by(AuditEntry.id))]
     assert audit[-4:] == [("spec", "campaign.create"), ("boss", "campaign.approve"),

@@ -1,0 +1,91 @@
+"""E-mail throughput through the full engine (render, claim, send, record) against the ceiling.
+
+    python -m bench email_engine [--n 20000] [--connections 8] [--naive-n 2000] [--backend sqlite|postgres]
+
+Rows, in the same run against the same aiosmtpd sink in its own process (pinned to CPU 0):
+  ceiling  bare aiosmtplib with the same number of connections, messages serialised before the timer
+  engine   the dispatcher on a fresh database: claim with leases, render the stored debt_reminder
+           scenario per customer, record each attempt before and after, EmailChannel pool
+  naive    smtplib, one connection, EmailMessage built per message
+Target (issue 3): engine ≥ 70 % of the ceiling.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from autoinform.channels.email import EmailChannel
+from autoinform.dispatch import Dispatcher
+from autoinform.models import Channel, Delivery, DeliveryState
+from autoinform.rendering import StoredScenarioRenderer
+from autoinform.runtime import Runtime
+from bench.dispatcher import database, pg_up, prepared
+from bench.email_channel import _pin, measure_ceiling, measure_naive, start_sink_process
+
+
+def measure_engine(rt: Runtime, port: int, n: int, connections: int) -> float:
+    rt.settings.smtp.port = port
+    rt.settings.smtp.pool_size = connections
+    rt.settings.smtp.sender = "info@energo.example.ru"
+    rt.settings.dispatch.email.concurrency = connections
+    rt.settings.dispatch.poll_interval_s = 0.05
+    channel = EmailChannel(rt.settings.smtp, local_hostname="bench")
+    renderer = StoredScenarioRenderer(rt.sessions, rt.settings.tz, constants=rt.settings.scenario_constants)
+    dispatcher = Dispatcher(rt, {Channel.EMAIL: channel}, renderer, worker="bench")
+
+    async def go() -> float:
+        await channel.start()
+        stop = asyncio.Event()
+        t0 = time.perf_counter()
+        task = asyncio.create_task(dispatcher.run(stop))
+        done = 0
+        while done < n and not task.done():
+            await asyncio.sleep(0.05)
+            done = await dispatcher.in_db(lambda s: s.scalar(select(func.count()).select_from(Delivery).where(
+                Delivery.state == DeliveryState.DONE)) or 0)
+        elapsed = time.perf_counter() - t0
+        stop.set()
+        await task
+        await channel.close()
+        return n / elapsed
+    return asyncio.run(go())
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench email_engine")
+    ap.add_argument("--n", type=int, default=20_000)
+    ap.add_argument("--naive-n", type=int, default=2_000)
+    ap.add_argument("--connections", type=int, default=8)
+    ap.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite")
+    args = ap.parse_args(argv)
+    if args.backend == "postgres" and not pg_up():
+        print("PostgreSQL is not reachable at 127.0.0.1:5432")
+        return 2
+    port, stop = start_sink_process(cpu=0)
+    pinned = _pin(1)
+    try:
+        with tempfile.TemporaryDirectory() as d, database(args.backend, Path(d)) as url:
+            rt = prepared(url, Path(d), args.n)
+            try:
+                ceiling = measure_ceiling(port, args.n, args.connections)
+                engine = measure_engine(rt, port, args.n, args.connections)
+                naive = measure_naive(port, args.naive_n).rate
+            finally:
+                rt.close()
+    finally:
+        received = stop()
+    print(f"e-mail, {args.n} messages ({args.naive_n} naive), {args.connections} connections, "
+          f"{args.backend}; {'sink on CPU 0, senders on CPU 1' if pinned else 'not pinned'}")
+    print(f"{'row':<10}{'msg/s':>10}{'vs ceiling':>12}")
+    for name, rate in (("ceiling", ceiling), ("engine", engine), ("naive", naive)):
+        print(f"{name:<10}{rate:>10.0f}{rate / ceiling:>11.0%}")
+    verdict = "met" if engine >= 0.7 * ceiling else "NOT met"
+    print(f"target engine ≥ 70% of ceiling: {verdict}; sink received {received}")
+    return 0

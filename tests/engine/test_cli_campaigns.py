@@ -1,0 +1,81 @@
+"""The campaign CLI end to end on a temporary SQLite database (AI-7, AI-15, AI-19)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from autoinform.cli import app
+from tests.conftest import ROOT
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    monkeypatch.setenv("AUTOINFORM_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    monkeypatch.setenv("AUTOINFORM_VAR_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("AUTOINFORM_SCENARIOS_DIR", str(ROOT / "scenarios"))
+    monkeypatch.setenv("AUTOINFORM_AUDIO_DIR", str(ROOT / "audio"))
+    return tmp_path
+
+
+def ok(*args: str) -> str:
+    result = runner.invoke(app, list(args))
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_form_approve_start_report(env: Path) -> None:
+    sample = env / "s.csv"
+    ok("lists", "sample", str(sample), "--rows", "40", "--bad-share", "0")
+    ok("lists", "import", str(sample), "--name", "Должники")
+    ok("users", "add", "ivanova", "--role", "specialist")
+    ok("users", "add", "petrov", "--role", "manager")
+    created = json.loads(ok("campaigns", "create", "--name", "Долг", "--scenario", "debt_reminder",
+                            "--list", "Должники", "--channels", "email,sms", "--start", "2026-12-07T10:00",
+                            "--end", "2026-12-11T20:00", "--as", "ivanova", "--json"))
+    cid = str(created["id"])
+    assert created["state"] == "draft" and created["start_at"] == "2026-12-07T06:00:00+00:00"  # local → UTC
+
+    own = runner.invoke(app, ["campaigns", "approve", cid, "--as", "ivanova"])
+    assert own.exit_code == 1 and "specialist" in own.output
+    early = runner.invoke(app, ["campaigns", "start", cid, "--as", "ivanova"])
+    assert early.exit_code == 1 and "cannot schedule while draft" in early.output
+
+    ok("campaigns", "approve", cid, "--as", "petrov")
+    started = json.loads(ok("campaigns", "start", cid, "--as", "ivanova", "--json"))
+    assert started["total"] == 40 and started["approved_by"] == "petrov"
+    assert started["state"] in ("scheduled", "running")
+    report = json.loads(ok("campaigns", "report", cid, "--json"))
+    assert report["deliveries"] == {"pending": 40}
+    assert "Долг" in ok("campaigns", "ls")
+
+    cancelled = json.loads(ok("campaigns", "cancel", cid, "--as", "petrov", "--json"))
+    assert cancelled["state"] == "cancelled"
+    assert cancelled["results"] == [{"outcome": "negative", "reason": "cancelled", "count": 40}]
+
+
+def test_bad_usage_exits_two(env: Path) -> None:
+    r = runner.invoke(app, ["campaigns", "create", "--name", "x", "--scenario", "debt_reminder", "--list", "x",
+                            "--channels", "fax", "--start", "2026-12-07T10:00", "--end", "2026-12-08T10:00",
+                            "--as", "x"])
+    assert r.exit_code == 2 and "channels" in r.output
+
+
+def test_history_export_needs_a_manager_and_is_formula_safe(env: Path) -> None:
+    sample = env / "s.csv"
+    ok("lists", "sample", str(sample), "--rows", "5", "--bad-share", "0")
+    ok("lists", "import", str(sample), "--name", "L")
+    ok("users", "add", "spec", "--role", "specialist")
+    ok("users", "add", "boss", "--role", "manager")
+    account = sample.read_bytes().decode("cp1251").splitlines()[1].split(";")[0].strip('"')
+    denied = runner.invoke(app, ["results", "history", account, "--as", "spec"])
+    assert denied.exit_code == 1 and "manager" in denied.output
+    assert json.loads(ok("results", "history", account, "--as", "boss")) == []
+    stop = env / "paid.txt"
+    stop.write_text(f"account\n{account}\n", encoding="utf-8")
+    assert "1 accounts" in ok("results", "stop", str(stop), "--as", "spec")
