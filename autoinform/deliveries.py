@@ -187,9 +187,14 @@ def claim(session: Session, *, now: datetime, limit: int, worker: str, lease_s: 
         session.execute(update(Delivery), changes)
     ids_by_delivery: dict[int, int] = {}
     if attempts:
-        result = session.execute(insert(Attempt).returning(Attempt.id, Attempt.delivery_id,
-                                                           sort_by_parameter_order=True), attempts)
-        ids_by_delivery = {delivery_id: attempt_id for attempt_id, delivery_id in result}
+        # A plain executemany, then one query for the ids: INSERT ... RETURNING in parameter order
+        # degrades to one statement per row on SQLite. The leases make "newest attempt" ours.
+        session.execute(insert(Attempt), attempts)
+        if pending:
+            ids_by_delivery = {d: a for d, a in session.execute(
+                select(Attempt.delivery_id, func.max(Attempt.id))
+                .where(Attempt.delivery_id.in_([w.delivery_id for w in pending]))
+                .group_by(Attempt.delivery_id))}
     report.work = [replace(w, attempt_id=ids_by_delivery[w.delivery_id]) for w in pending]
     return report
 

@@ -66,7 +66,8 @@ class Dispatcher:
         self.policies = {ch: RetryPolicy(lim) for ch, lim in self.limits.items()}
         self._sems = {ch: asyncio.Semaphore(lim.concurrency) for ch, lim in self.limits.items()}
         self._buckets = {ch: TokenBucket(lim.rate_per_s) for ch, lim in self.limits.items()}
-        self._capacity = max(cfg.batch_size, 2 * sum(lim.concurrency for lim in self.limits.values()))
+        self._capacity = max(cfg.batch_size, 2 * sum(lim.concurrency for ch, lim in self.limits.items()
+                                                      if ch in self.senders))
         self._inflight: set[asyncio.Task[None]] = set()
         self._done: list[Done] = []
         self._deferred: list[tuple[Work, datetime]] = []
@@ -134,7 +135,9 @@ class Dispatcher:
             if not self.window.allows(now):
                 # Nothing may leave now (AI-13); sleep to the next opening or the next poll.
                 delay = min(delay, max(0.05, (self.window.next_allowed(now) - now).total_seconds()))
-            elif len(self._inflight) < self._capacity:
+            elif len(self._inflight) <= self._capacity // 2:
+                # Refill in large batches at a low-water mark: a claim costs a transaction, so many
+                # small ones as single sends finish would cost more than the sends.
                 report = await self.in_db(self._claimer(now, min(cfg.batch_size,
                                                                self._capacity - len(self._inflight))))
                 self._account(report)
