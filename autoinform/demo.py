@@ -2,29 +2,32 @@
 
 It generates a synthetic billing export, imports it, checks the scenarios and prompts, forms and
 approves a debt-reminder campaign, runs the engine until the campaign ends, and prints the report.
-Messages go to a local SMTP outbox (var/demo/outbox/*.eml), never to real customers. Because the
-outbox is local, the demo lifts the informing window for its own run and says so; the real window
-is shown next to it.
+E-mail goes to a local SMTP outbox (var/demo/outbox/*.eml) and SMS to a local server implementing
+the Twilio Messages API, never to real customers. Because both are local, the demo lifts the
+informing window for its own run and says so; the real window is shown next to it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import socket
 from datetime import time, timedelta
 from pathlib import Path
 
+from pydantic import SecretStr
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import func, select
 
 from autoinform import campaigns, db, reports
-from autoinform.config import WindowSettings, load_settings
-from autoinform.engine import Engine, EngineOptions, build_senders
+from autoinform.config import SmtpSettings, TwilioSettings, WebSettings, WindowSettings, load_settings
+from autoinform.engine import Engine, EngineOptions
 from autoinform.importing.importer import import_list
 from autoinform.models import Channel, ContactList, Division, Role, User, utcnow
 from autoinform.runtime import Runtime, open_runtime
 from autoinform.sample import SampleSpec, write_sample
 from autoinform.sandbox.smtp_outbox import SmtpOutbox
+from autoinform.sandbox.twilio_api import ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER, FakeTwilio
 from autoinform.scenarios import load_all
 from autoinform.scenarios.store import snapshot
 from autoinform.startup import check_prompts
@@ -41,6 +44,31 @@ def _users(rt: Runtime) -> None:
             add_user(s, SPECIALIST, Role.SPECIALIST, "Иванова А. С.", actor="demo")
         if MANAGER not in have:
             add_user(s, MANAGER, Role.MANAGER, "Петров В. Н.", actor="demo")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def _run_sandboxed(rt: Runtime, outbox: Path) -> tuple[int, int]:
+    """Run the engine until the campaign ends, e-mail to a local outbox and SMS to a local
+    Twilio-compatible server whose signed delivery reports come back to the engine's endpoint."""
+    port = _free_port()
+    with SmtpOutbox(outbox) as box:
+        async with FakeTwilio() as twilio:
+            sandbox = rt.settings.model_copy(update={
+                "window": WindowSettings(start=time(0), end=time(23, 59, 59, 999999), working_days_only=False),
+                "smtp": SmtpSettings(port=box.port, sender="noreply@example.ru"),
+                "twilio": TwilioSettings(account_sid=ACCOUNT_SID, auth_token=SecretStr(AUTH_TOKEN),
+                                         from_number=FROM_NUMBER, api_base_url=twilio.base_url),
+                "web": WebSettings(port=port, public_url=f"http://127.0.0.1:{port}"),
+            })
+            engine = Engine(Runtime(sandbox, rt.engine, rt.sessions),
+                            options=EngineOptions(ivr=False, until_idle=True, housekeeping_s=0.5))
+            await engine.run(asyncio.Event())
+            return box.count, len(twilio.messages)
 
 
 def run_demo(console: Console, *, rows: int = 300) -> int:
@@ -90,14 +118,14 @@ def _demo(console: Console, rt: Runtime, demo_dir: Path, rows: int) -> int:
         assert lst is not None
         version = snapshot(s, scenarios["debt_reminder"])
         c = campaigns.create(s, name=f"Напоминание о задолженности {stamp}", scenario=version,
-                             contact_list=lst, channels=[Channel.EMAIL], start_at=now,
+                             contact_list=lst, channels=[Channel.EMAIL, Channel.SMS], start_at=now,
                              end_at=now + timedelta(hours=2), actor=SPECIALIST,
                              supported=list(scenarios["debt_reminder"].channels))
         cid = c.id
     with db.transaction(rt.sessions) as s:
         campaigns.approve(s, cid, MANAGER)
         n = campaigns.start(s, cid, SPECIALIST)
-    console.print(f"campaign {cid}: {n} deliveries, e-mail channel, created by {SPECIALIST}, "
+    console.print(f"campaign {cid}: {n} deliveries, e-mail then SMS (AI-12), created by {SPECIALIST}, "
                   f"approved by {MANAGER}")
 
     console.rule("[bold]5. The engine runs it (AI-9, AI-13, AI-14)")
@@ -106,20 +134,9 @@ def _demo(console: Console, rt: Runtime, demo_dir: Path, rows: int) -> int:
     console.print(f"real informing window (10:00–20:00 {rt.settings.timezone}, working days): "
                   + ("open now" if real.allows(now) else f"closed now, next opening {nxt:%Y-%m-%d %H:%M}"))
     console.print("[yellow]demo only: messages go to a local outbox, so this run lifts the window[/]")
-    outbox = demo_dir / "outbox"
-    with SmtpOutbox(outbox) as box:
-        sandbox = rt.settings.model_copy(update={
-            "window": WindowSettings(start=time(0), end=time(23, 59, 59, 999999), working_days_only=False),
-            "smtp": rt.settings.smtp.model_copy(update={"host": "127.0.0.1", "port": box.port,
-                                                        "use_tls": False, "start_tls": False,
-                                                        "username": None, "password": None}),
-        })
-        run_rt = Runtime(sandbox, rt.engine, rt.sessions)
-        senders = {Channel.EMAIL: build_senders(run_rt)[Channel.EMAIL]}
-        engine = Engine(run_rt, senders=senders,
-                        options=EngineOptions(web=False, ivr=False, until_idle=True, housekeeping_s=0.5))
-        asyncio.run(engine.run(asyncio.Event()))
-        delivered = box.count
+    for old in (demo_dir / "outbox").glob("*.eml"):  # the outbox shows this run only
+        old.unlink()
+    delivered, texted = asyncio.run(_run_sandboxed(rt, demo_dir / "outbox"))
 
     console.rule("[bold]6. Report (AI-2, AI-5)")
     with rt.sessions() as s:
@@ -134,7 +151,8 @@ def _demo(console: Console, rt: Runtime, demo_dir: Path, rows: int) -> int:
     for g in rep["by_group"]:
         t.add_row(f"{g['key']} {g['label']}", str(g["done"]), str(g["positive"]), str(g["negative"]))
     console.print(t)
-    console.print(f"{delivered} messages in {outbox}/*.eml")
+    console.print(f"{delivered} e-mails in {demo_dir / 'outbox'}/*.eml; {texted} SMS accepted by the local "
+                  "Twilio-compatible server, delivery reports posted back to the engine with signatures")
     console.rule("[bold]Look further")
     console.print(f"  autoinform campaigns show {cid}\n"
                   f"  autoinform campaigns report {cid}\n"

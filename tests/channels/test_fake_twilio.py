@@ -9,7 +9,14 @@ import httpx
 import pytest
 from twilio.request_validator import RequestValidator
 
-from tests.fakes.twilio_server import ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER, FakeTwilio, count_segments, twilio_signature
+from autoinform.sandbox.twilio_api import (
+    ACCOUNT_SID,
+    AUTH_TOKEN,
+    FROM_NUMBER,
+    FakeTwilio,
+    count_segments,
+    twilio_signature,
+)
 
 MESSAGE_KEYS = {"account_sid", "api_version", "body", "date_created", "date_sent", "date_updated", "direction",
                 "error_code", "error_message", "from", "messaging_service_sid", "num_media", "num_segments",

@@ -27,7 +27,7 @@ from autoinform.config import TwilioSettings
 from autoinform.content import EmailContent, SmsContent
 from autoinform.errors import ChannelError
 from autoinform.models import Channel, Outcome
-from tests.fakes.twilio_server import (
+from autoinform.sandbox.twilio_api import (
     ACCOUNT_SID,
     AUTH_TOKEN,
     FROM_NUMBER,

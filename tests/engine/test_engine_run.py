@@ -18,10 +18,10 @@ from autoinform.config import Settings, TwilioSettings, WindowSettings
 from autoinform.engine import Engine, EngineOptions
 from autoinform.models import Attempt, Channel, Customer, Delivery, utcnow
 from autoinform.runtime import open_runtime
+from autoinform.sandbox.twilio_api import ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER, FakeTwilio, Final
 from tests.conftest import ROOT
 from tests.engine.builders import Person, campaign, users
 from tests.fakes.smtp_sink import Action, SmtpSink
-from tests.fakes.twilio_server import ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER, FakeTwilio, Final
 
 
 def free_port() -> int:

@@ -1,4 +1,4 @@
-"""A local Twilio Messages API (2010-04-01 subset) for tests, on 127.0.0.1 port 0.
+"""A local Twilio Messages API (2010-04-01 subset) on 127.0.0.1 port 0, for the demo and tests.
 
 Implemented as Twilio documents it:
 - POST /2010-04-01/Accounts/{AccountSid}/Messages.json, form-encoded To, From or
