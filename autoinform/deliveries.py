@@ -267,7 +267,8 @@ def record(session: Session, done: Iterable[Done], *, policies: dict[Channel, Re
     counts: dict[str, int] = defaultdict(int)
     attempt_rows: list[dict[str, Any]] = []
     delivery_rows: list[dict[str, Any]] = []
-    for d in done:
+    done_list = list(done)
+    for d in done_list:
         w, res, now = d.work, d.result, d.ended_at
         attempt_rows.append({"id": w.attempt_id, "ended_at": now, "outcome": res.outcome,
                              "reason": res.reason, "retry": res.retry, "provider_id": res.provider_id,
@@ -296,6 +297,11 @@ def record(session: Session, done: Iterable[Done], *, policies: dict[Channel, Re
         session.execute(update(Attempt), attempt_rows)
         # Rows of different shapes are fine: bulk UPDATE by primary key batches them by key set.
         session.execute(update(Delivery), delivery_rows)
+    if counts.get(Verdict.AWAIT.value):
+        # A provider may report before we record the hand-over (Twilio often does): apply any
+        # report already stored for these ids now rather than at the next housekeeping.
+        session.flush()
+        apply_statuses(session, now=max(d.ended_at for d in done_list), policies=policies)
     return dict(counts)
 
 
