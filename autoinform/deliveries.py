@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy import and_, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from autoinform.calendar import InformingWindow
@@ -176,8 +176,8 @@ def claim(session: Session, *, now: datetime, limit: int, worker: str, lease_s: 
                                          outcome=Outcome.NEGATIVE, reason="failed", detail={"error": str(exc)}))
             report.finalized["render_error"] += 1
             continue
-        changes.append({"id": delivery_id, "channel": r.channel, "channel_index": r.index,
-                        "attempts": attempts_done})
+        # Channel and chain position are written with the result (record): routing is
+        # deterministic, so a crash before then re-routes the same way.
         attempts.append(_attempt_row(delivery_id, r.channel, r.destination, worker, now, content_text(content),
                                      duplicate_of=previous.get(delivery_id)))
         pending.append(Work(delivery_id=delivery_id, attempt_id=0, campaign_id=campaign_id, channel=r.channel,
@@ -276,7 +276,8 @@ def record(session: Session, done: Iterable[Done], *, policies: dict[Channel, Re
         decision = policies[w.channel].decide(res, attempts_done=w.attempts_done + 1, now=now,
                                               end_at=w.end_at, has_fallback=w.has_fallback)
         counts[decision.verdict.value] += 1
-        row: dict[str, Any] = {"id": w.delivery_id, "lease_owner": None, "lease_until": None}
+        row: dict[str, Any] = {"id": w.delivery_id, "lease_owner": None, "lease_until": None,
+                               "channel": w.channel, "channel_index": w.chain_index}
         if decision.verdict is Verdict.DONE_POSITIVE:
             row |= {"state": DeliveryState.DONE, "outcome": Outcome.POSITIVE, "reason": res.reason,
                     "finished_at": now, "attempts": w.attempts_done + 1}
@@ -294,15 +295,27 @@ def record(session: Session, done: Iterable[Done], *, policies: dict[Channel, Re
                     "finished_at": now, "attempts": w.attempts_done + 1}
         delivery_rows.append(row)
     if attempt_rows:
-        session.execute(update(Attempt), attempt_rows)
-        # Rows of different shapes are fine: bulk UPDATE by primary key batches them by key set.
-        session.execute(update(Delivery), delivery_rows)
+        _update_by_id(session, Attempt.__table__, attempt_rows)
+        _update_by_id(session, Delivery.__table__, delivery_rows)
     if counts.get(Verdict.AWAIT.value):
         # A provider may report before we record the hand-over (Twilio often does): apply any
         # report already stored for these ids now rather than at the next housekeeping.
         session.flush()
         apply_statuses(session, now=max(d.ended_at for d in done_list), policies=policies)
     return dict(counts)
+
+
+def _update_by_id(session: Session, table: Any, rows: list[dict[str, Any]]) -> None:
+    """UPDATE ... WHERE id = ? as Core executemany, one statement per shape of row: the ORM's bulk
+    update by primary key costs more per row than the statement itself."""
+    shapes: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        shapes[tuple(sorted(row))].append(row)
+    for keys, group in shapes.items():
+        cols = [k for k in keys if k != "id"]
+        stmt = (update(table).where(table.c.id == bindparam("_id"))
+                .values({c: bindparam(f"_{c}") for c in cols}))
+        session.execute(stmt, [{f"_{k}": v for k, v in row.items()} for row in group])
 
 
 def release(session: Session, work: Sequence[tuple[Work, datetime]], now: datetime, reason: str) -> None:
