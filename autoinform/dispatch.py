@@ -87,7 +87,7 @@ class Dispatcher:
         return await self.in_db(lambda s: deliveries.recover(s, now=self.clock(), worker=self.worker))
 
     async def run(self, stop: asyncio.Event) -> None:
-        recorder = asyncio.create_task(self._recorder(stop), name="dispatch-recorder")
+        recorder = asyncio.create_task(self._recorder(), name="dispatch-recorder")
         try:
             await self._claim_loop(stop)
         finally:
@@ -203,7 +203,7 @@ class Dispatcher:
 
     # --- record -------------------------------------------------------------------------------
 
-    async def _recorder(self, stop: asyncio.Event) -> None:
+    async def _recorder(self) -> None:
         while not (self._stopping and not self._inflight):
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._flush_now.wait(), timeout=0.05)
