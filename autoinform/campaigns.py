@@ -20,6 +20,7 @@ from autoinform.models import (
     CampaignState,
     Channel,
     ContactList,
+    Customer,
     Delivery,
     DeliveryState,
     ListRow,
@@ -65,8 +66,11 @@ def get(session: Session, campaign_id: int, *, lock: bool = False) -> Campaign:
 
 def create(session: Session, *, name: str, scenario: ScenarioVersion, contact_list: ContactList,
            channels: Sequence[Channel], start_at: datetime, end_at: datetime, actor: str,
-           supported: Sequence[Channel] | None = None) -> Campaign:
-    """A specialist forms a campaign from a stored scenario version and an imported list."""
+           supported: Sequence[Channel] | None = None, groups: Sequence[int] | None = None) -> Campaign:
+    """A specialist forms a campaign from a stored scenario version and an imported list.
+
+    `supported` and `groups` are the scenario's channels and customer groups: a list reaching
+    outside them is refused now rather than failing customer by customer at send time."""
     require_role(session, actor, Role.SPECIALIST)
     if not channels:
         raise AutoinformError("a campaign needs at least one channel")
@@ -80,6 +84,13 @@ def create(session: Session, *, name: str, scenario: ScenarioVersion, contact_li
         raise AutoinformError("the campaign must start before it ends")
     if not contact_list.complete:
         raise AutoinformError(f"list {contact_list.name!r} was not fully imported")
+    if groups is not None:
+        outside = session.scalar(select(func.count()).select_from(ListRow)
+                                 .join(Customer, Customer.id == ListRow.customer_id)
+                                 .where(ListRow.list_id == contact_list.id, Customer.group.not_in(groups)))
+        if outside:
+            raise AutoinformError(f"scenario {scenario.name} is for customer groups "
+                                  f"{', '.join(map(str, groups))} only; {outside} rows of the list are not")
     campaign = Campaign(name=name, scenario_id=scenario.id, list_id=contact_list.id,
                         channels=[c.value for c in channels], start_at=start_at, end_at=end_at,
                         created_by=actor, state=S.DRAFT)

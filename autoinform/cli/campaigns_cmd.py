@@ -62,7 +62,7 @@ def create(
             version = snapshot(s, sc)
             c = campaigns.create(s, name=name, scenario=version, contact_list=lst, channels=chain,
                                  start_at=parse_instant(start, tz), end_at=parse_instant(end, tz),
-                                 actor=actor, supported=list(sc.channels))
+                                 actor=actor, supported=list(sc.channels), groups=sc.spec.groups)
             cid = c.id
         _show(rt, cid, as_json)
 

@@ -17,8 +17,6 @@ from autoinform.scenarios.scenario import Scenario
 from autoinform.scenarios.sms import SmsInfo, encode_info
 from ivr import prompts
 
-GROUPS = (1, 2, 3, 4)  # timeline dates differ by group (AI-18): every group is rendered
-
 
 @dataclass(frozen=True)
 class VariableInfo:
@@ -74,7 +72,7 @@ def check_scenario(scenario: Scenario, audio_dir: Path | None = None) -> Scenari
         name=scenario.name, title=scenario.title, kind=str(scenario.kind), file=scenario.file,
         sha256=scenario.sha256, channels=tuple(str(c) for c in scenario.channels),
         variables=_variables(scenario))
-    for group in GROUPS:
+    for group in scenario.spec.groups:  # timeline dates differ by group (AI-18): each is rendered
         example = samples.sample(scenario.spec, group=group)
         for channel in scenario.channels:
             try:
@@ -91,7 +89,9 @@ def check_scenario(scenario: Scenario, audio_dir: Path | None = None) -> Scenari
 def _sms(scenario: Scenario, report: ScenarioReport) -> None:
     assert scenario.spec.sms is not None
     report.sms_max_segments = scenario.spec.sms.max_segments
-    for label, example in (("sample", samples.sample(scenario.spec)), ("worst", samples.worst(scenario.spec))):
+    group = scenario.spec.groups[0]
+    for label, example in (("sample", samples.sample(scenario.spec, group)),
+                           ("worst", samples.worst(scenario.spec, group))):
         resolver = Resolver(scenario.spec, example.recipient, send_date=example.send_date, file=scenario.file)
         try:
             text = fill(scenario.spec.sms.text, resolver)

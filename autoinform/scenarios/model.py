@@ -204,10 +204,20 @@ class ScenarioSpec(_Strict):
     title: str = Field(min_length=1)
     kind: Kind
     description: str = ""
+    # Customer groups the scenario may be sent to (clause 3); a stage of a group's timeline that
+    # other groups do not have (the group-3 cut-off notice, AI-18) narrows it.
+    groups: list[int] = Field(default_factory=lambda: [1, 2, 3, 4], min_length=1)
     variables: dict[str, Variable] = Field(default_factory=dict)
     phone: PhoneSpec | None = None
     sms: SmsSpec | None = None
     email: EmailSpec | None = None
+
+    @field_validator("groups")
+    @classmethod
+    def _known_groups(cls, value: list[int]) -> list[int]:
+        if not set(value) <= {1, 2, 3, 4} or len(set(value)) != len(value):
+            raise ValueError("groups are distinct customer groups 1-4")
+        return sorted(value)
 
     @model_validator(mode="after")
     def _has_channel(self) -> ScenarioSpec:

@@ -32,6 +32,10 @@ from ivr import say
 
 def _resolver(scenario: Scenario, recipient: Recipient, send_date: date | None,
               constants: Mapping[str, object] | None) -> Resolver:
+    if recipient.group not in scenario.spec.groups:
+        raise RenderError(f"scenario {scenario.name!r} is for customer groups "
+                          f"{', '.join(map(str, scenario.spec.groups))} only, not {recipient.group}",
+                          file=scenario.file, field="groups")
     resolver = Resolver(scenario.spec, recipient, send_date=send_date, constants=constants,
                         file=scenario.file)
     resolver.all()

@@ -77,3 +77,15 @@ def test_transition_table_has_no_exit_from_final_states() -> None:
     for action, moves in campaigns.TRANSITIONS.items():
         for final in campaigns.FINAL:
             assert final not in moves, (action, final)
+
+
+def test_list_outside_the_scenarios_groups_is_refused(with_users: Runtime) -> None:
+    """AI-18: the group-3 cut-off notice cannot be formed for a list of households."""
+    with pytest.raises(AutoinformError, match="groups 3 only; 1 rows"):
+        b = campaign(with_users, [Person("7", email="a@example.ru")], channels=[Channel.EMAIL], start=START,
+                     approve=False, launch=False, name="g")
+        with db.transaction(with_users.sessions) as s:
+            c = campaigns.get(s, b.campaign_id)
+            campaigns.create(s, name="again", scenario=c.scenario, contact_list=c.contact_list,
+                             channels=[Channel.EMAIL], start_at=START, end_at=START + timedelta(days=1),
+                             actor="spec", groups=[3])

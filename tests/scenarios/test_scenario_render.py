@@ -153,7 +153,7 @@ def test_ai18_without_a_send_date_the_date_cannot_be_computed(warn: Scenario) ->
 def test_ai18_unknown_group_is_a_render_error(warn: Scenario) -> None:
     row = customer(hotline_phone="88005550000")
     row = type(row)(account="1", name="x", group=7, variables=row.variables)
-    with pytest.raises(RenderError, match="unknown customer group 7"):
+    with pytest.raises(RenderError, match="groups 1, 2, 3, 4 only, not 7"):
         render_sms(warn, row, send_date=SEND)
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import pytest
 
-from autoinform.content import PhoneContent
+from autoinform.content import PhoneContent, Recipient
+from autoinform.errors import RenderError
 from autoinform.models import Channel
 from autoinform.scenarios import (
     Scenario,
@@ -40,6 +42,10 @@ def test_ai9_renders_on_every_channel_for_every_group(name: str, group: int) -> 
     assert set(scenario.channels) == set(Channel)
     example = samples.sample(scenario.spec, group=group)
     for channel in scenario.channels:
+        if group not in scenario.spec.groups:  # e.g. the group-3 cut-off notice (AI-18, 3.3)
+            with pytest.raises(RenderError, match=f"groups 3 only, not {group}"):
+                render(scenario, channel, example.recipient, send_date=example.send_date)
+            continue
         content = render(scenario, channel, example.recipient, send_date=example.send_date)
         assert "{" not in str(content) and "None" not in str(content)
 
@@ -56,7 +62,7 @@ def test_ai3_check_reports_no_errors_without_audio(name: str) -> None:
 @pytest.mark.parametrize("name", sorted(SHIPPED))
 def test_ai10_phone_content_plays_prompts_and_offers_operator(name: str) -> None:
     scenario = SHIPPED[name]
-    example = samples.sample(scenario.spec)
+    example = samples.sample(scenario.spec, group=scenario.spec.groups[0])
     phone = render_phone(scenario, example.recipient, send_date=example.send_date)
     assert isinstance(phone, PhoneContent)
     assert all(step.prompts for step in phone.steps), "every shipped step must be playable without TTS"
@@ -66,6 +72,20 @@ def test_ai10_phone_content_plays_prompts_and_offers_operator(name: str) -> None
     assert all(pid.startswith(("common/", f"{name}/")) for pid in texts)
     word_ids = scenario.prompt_ids() - set(texts)
     assert word_ids and word_ids <= set(WORD_PROMPTS)
+
+
+def test_ai18_cutoff_warning_is_group_3_five_working_days_ahead() -> None:
+    """Section 8, 3.3: a group-3 customer under restriction is warned 5 working days before a cut-off."""
+    scenario = SHIPPED["cutoff_warning"]
+    assert scenario.spec.groups == [3]
+    example = samples.sample(scenario.spec, group=3)
+    friday = date(2026, 12, 4)
+    sms = render(scenario, Channel.SMS, example.recipient, send_date=friday)
+    assert "с 11.12.2026" in str(sms)  # Mon 7 … Fri 11 December: five working days
+    early = Recipient(account="1", name="x", group=3, variables={**example.recipient.variables,
+                                                                  "cutoff_date": "10.12.2026"})
+    with pytest.raises(RenderError, match="cutoff_date"):
+        render(scenario, Channel.SMS, early, send_date=friday)
 
 
 def test_ai16_debt_reminder_carries_name_and_amount() -> None:
