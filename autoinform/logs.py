@@ -15,8 +15,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 _EMAIL_RE = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9-])[A-Za-z0-9.-]*\.([A-Za-z]{2,})")
-# +7…, 8…, or 10+ digits with the usual separators: keep the last two digits only.
-_PHONE_RE = re.compile(r"(?<![\w.])\+?\d(?:[\s()\-]?\d){8,14}(?![\w.])")
+# International (+…) or Russian trunk-prefixed (8…, 7…) numbers of 10+ digits, with the usual
+# separators; keep the last two digits. Account numbers (which start otherwise) stay readable.
+_PHONE_RE = re.compile(r"(?<![\w.])(?:\+\d|[78])(?:[\s()\-]{0,2}\d){9,14}(?![\w.])")
 CONTEXT_KEYS = ("call_id", "delivery_id", "attempt_id", "campaign_id", "list_id", "channel", "peer")
 
 

@@ -57,6 +57,9 @@ def test_form_approve_start_report(env: Path) -> None:
     cancelled = json.loads(ok("campaigns", "cancel", cid, "--as", "petrov", "--json"))
     assert cancelled["state"] == "cancelled"
     assert cancelled["results"] == [{"outcome": "negative", "reason": "cancelled", "count": 40}]
+    final = json.loads(ok("campaigns", "report", cid, "--json"))  # AI-5, rolled up (6.2.4)
+    assert sum(g["done"] for g in final["by_group"]) == 40 == sum(d["done"] for d in final["by_division"])
+    assert final["positive_rate"] == 0.0 and {g["key"] for g in final["by_group"]} <= {1, 2, 3, 4}
 
 
 def test_bad_usage_exits_two(env: Path) -> None:
