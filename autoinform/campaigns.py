@@ -197,6 +197,7 @@ def finalize_open(session: Session, campaign_id: int, reason: str,
 
 def close_due(session: Session, now: datetime) -> dict[int, str]:
     """End campaigns: expired past their end time, completed when nothing is left open."""
+    _finalize_late(session)
     closed: dict[int, str] = {}
     for c in session.scalars(select(Campaign).where(Campaign.state.in_(ACTIVE)).with_for_update()):
         if c.end_at <= now:
@@ -211,6 +212,19 @@ def close_due(session: Session, now: datetime) -> dict[int, str]:
             audit(session, "scheduler", "campaign.complete", "campaign", c.id)
             closed[c.id] = c.state.value
     return closed
+
+
+def _finalize_late(session: Session) -> None:
+    """Work that was in flight when its campaign was cancelled or expired (a send that came back
+    for a retry, an SMS report asking for a fallback) went back to pending; nothing will claim it
+    again, so it ends here with the reason its campaign ended."""
+    for state, reason in ((S.CANCELLED, "cancelled"), (S.EXPIRED, "window_closed")):
+        session.execute(
+            update(Delivery)
+            .where(Delivery.state == DeliveryState.PENDING,
+                   Delivery.campaign_id.in_(select(Campaign.id).where(Campaign.state == state)))
+            .values(state=DeliveryState.DONE, outcome=Outcome.NEGATIVE, reason=reason, finished_at=utcnow(),
+                    lease_owner=None, lease_until=None))
 
 
 def open_count(session: Session, campaign_id: int) -> int:

@@ -300,3 +300,20 @@ async def test_paused_campaign_is_not_dispatched(fast_rt: Runtime) -> None:
 
 def test_states_of_delivery_are_known() -> None:
     assert {s.value for s in DeliveryState} == {"pending", "claimed", "awaiting", "done"}
+
+
+async def test_work_in_flight_when_cancelled_still_ends_once(fast_rt: Runtime) -> None:
+    """A send that comes back asking for a retry after its campaign was cancelled ends 'cancelled'
+    at the next housekeeping instead of waiting for ever (exactly one final result, AI-14)."""
+    b = campaign(fast_rt, [Person("940001", email="w@example.ru")], channels=[Channel.EMAIL], start=MONDAY_NOON)
+    d = Dispatcher(fast_rt, {}, SimpleRenderer(), worker="w1", clock=Clock(MONDAY_NOON))
+    with db.transaction(fast_rt.sessions) as s:
+        (work,) = deliveries.claim(s, now=MONDAY_NOON, limit=10, worker="w1", lease_s=60, window=d.window,
+                                   renderer=SimpleRenderer()).work
+        campaigns.cancel(s, b.campaign_id, "spec")  # the claimed delivery is not pending: untouched
+    with db.transaction(fast_rt.sessions) as s:
+        deliveries.record(s, [deliveries.Done(work, SendResult(Outcome.NEGATIVE, "temporary_failure", retry=True),
+                                              MONDAY_NOON)], policies=d.policies, status_timeout_s=60)
+    assert states(fast_rt, b.campaign_id)["940001"][0] == "pending"
+    await d.housekeeping()
+    assert states(fast_rt, b.campaign_id)["940001"] == ("done", "negative", "cancelled")
