@@ -13,11 +13,11 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
-from sqlalchemy import and_, bindparam, func, insert, select, update
+from sqlalchemy import Table, and_, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from autoinform.calendar import InformingWindow
@@ -41,9 +41,10 @@ from autoinform.models import (
     StopEntry,
 )
 from autoinform.policy import RetryPolicy, Verdict
-from autoinform.routing import Contact, route
+from autoinform.routing import Contact, Route, route
 
 log = logging.getLogger(__name__)
+ATTEMPTS = cast(Table, Attempt.__table__)  # Core inserts: the ORM's bulk path costs more per row
 
 
 class Renderer(Protocol):
@@ -127,13 +128,14 @@ def claim(session: Session, *, now: datetime, limit: int, worker: str, lease_s: 
         .join(ListRow, ListRow.id == Delivery.list_row_id)
         .join(ContactList, ContactList.id == Campaign.list_id)
         .outerjoin(Division, Division.id == Customer.division_id)
-        .where(Delivery.id.in_(ids))
-    ).all()
+        .where(Delivery.id.in_(bindparam("ids", expanding=True)))
+    , {"ids": ids}).all()
     contacts: dict[int, list[Contact]] = defaultdict(list)
     for cp in session.execute(select(ContactPoint.customer_id, ContactPoint.channel, ContactPoint.value,
                                      ContactPoint.line_type, ContactPoint.source, ContactPoint.consent,
                                      ContactPoint.opted_out_at)
-                              .where(ContactPoint.customer_id.in_({r[7] for r in rows}))):
+                              .where(ContactPoint.customer_id.in_(bindparam("cids", expanding=True))),
+                              {"cids": list({r[7] for r in rows})}):
         contacts[cp[0]].append(Contact(cp[1], cp[2], cp[3], cp[4], cp[5], cp[6] is not None))
     stopped = _stopped_accounts(session, [r[8] for r in rows])
     previous = _interrupted_attempts(session, ids)
@@ -141,7 +143,7 @@ def claim(session: Session, *, now: datetime, limit: int, worker: str, lease_s: 
 
     changes: list[dict[str, Any]] = []
     attempts: list[dict[str, Any]] = []
-    pending: list[Work] = []
+    pending: list[tuple[int, int, Route, Content, str, datetime, int]] = []
     for (delivery_id, chain_index, attempts_done, campaign_id, channels, end_at, scenario_id, customer_id,
          account, name, group, address, preferred, variables, list_created, division) in rows:
         stop_at = stopped.get(account)
@@ -180,22 +182,23 @@ def claim(session: Session, *, now: datetime, limit: int, worker: str, lease_s: 
         # deterministic, so a crash before then re-routes the same way.
         attempts.append(_attempt_row(delivery_id, r.channel, r.destination, worker, now, content_text(content),
                                      duplicate_of=previous.get(delivery_id)))
-        pending.append(Work(delivery_id=delivery_id, attempt_id=0, campaign_id=campaign_id, channel=r.channel,
-                            destination=r.destination, content=content, recipient_name=name, end_at=end_at,
-                            attempts_done=attempts_done, chain_index=r.index, has_fallback=r.has_fallback))
+        pending.append((delivery_id, campaign_id, r, content, name, end_at, attempts_done))
     if changes:
         session.execute(update(Delivery), changes)
     ids_by_delivery: dict[int, int] = {}
     if attempts:
         # A plain executemany, then one query for the ids: INSERT ... RETURNING in parameter order
         # degrades to one statement per row on SQLite. The leases make "newest attempt" ours.
-        session.execute(insert(Attempt), attempts)
+        session.execute(insert(ATTEMPTS), attempts)
         if pending:
             ids_by_delivery = {d: a for d, a in session.execute(
                 select(Attempt.delivery_id, func.max(Attempt.id))
-                .where(Attempt.delivery_id.in_([w.delivery_id for w in pending]))
-                .group_by(Attempt.delivery_id))}
-    report.work = [replace(w, attempt_id=ids_by_delivery[w.delivery_id]) for w in pending]
+                .where(Attempt.delivery_id.in_(bindparam("dids", expanding=True)))
+                .group_by(Attempt.delivery_id), {"dids": [p[0] for p in pending]})}
+    report.work = [Work(delivery_id=did, attempt_id=ids_by_delivery[did], campaign_id=cid, channel=r.channel,
+                        destination=r.destination, content=content, recipient_name=name, end_at=end_at,
+                        attempts_done=done_before, chain_index=r.index, has_fallback=r.has_fallback)
+                   for did, cid, r, content, name, end_at, done_before in pending]
     return report
 
 
@@ -237,19 +240,20 @@ def _stopped_accounts(session: Session, accounts: Sequence[str]) -> dict[str, da
     if not accounts:
         return {}
     rows = session.execute(select(StopEntry.account, func.max(StopEntry.created_at))
-                           .where(StopEntry.account.in_(set(accounts)))
-                           .group_by(StopEntry.account))
+                           .where(StopEntry.account.in_(bindparam("accounts", expanding=True)))
+                           .group_by(StopEntry.account), {"accounts": list(set(accounts))})
     return {a: t for a, t in rows}
 
 
 def _interrupted_attempts(session: Session, delivery_ids: Sequence[int]) -> dict[int, int]:
     """The latest attempt of each delivery, where it was interrupted (may have been sent)."""
     latest = (select(Attempt.delivery_id, func.max(Attempt.id).label("aid"))
-              .where(Attempt.delivery_id.in_(delivery_ids)).group_by(Attempt.delivery_id).subquery())
+              .where(Attempt.delivery_id.in_(bindparam("interrupted_ids", expanding=True)))
+              .group_by(Attempt.delivery_id).subquery())
     rows = session.execute(
         select(Attempt.delivery_id, Attempt.id)
         .join(latest, and_(latest.c.aid == Attempt.id))
-        .where(Attempt.reason == "interrupted")
+        .where(Attempt.reason == "interrupted"), {"interrupted_ids": list(delivery_ids)}
     )
     return {d: a for d, a in rows}
 
