@@ -397,9 +397,9 @@ def _settle(session: Session, attempt: Attempt, now: datetime, policies: dict[Ch
     campaign = session.get(Campaign, delivery.campaign_id)
     assert campaign is not None
     res = SendResult(outcome=attempt.outcome, reason=attempt.reason or "", retry=attempt.retry)
-    chain_left = len(campaign.channels) - delivery.channel_index - 1 > 0
     decision = policies[attempt.channel].decide(res, attempts_done=delivery.attempts, now=now,
-                                                end_at=campaign.end_at, has_fallback=chain_left)
+                                                end_at=campaign.end_at,
+                                                has_fallback=_can_fall_back(session, delivery, campaign))
     if decision.verdict is Verdict.DONE_POSITIVE:
         _finish(delivery, Outcome.POSITIVE, res.reason, now)
     elif decision.verdict is Verdict.RETRY and decision.next_attempt_at:
@@ -410,6 +410,16 @@ def _settle(session: Session, attempt: Attempt, now: datetime, policies: dict[Ch
         _release(delivery, now)
     else:
         _finish(delivery, Outcome.NEGATIVE, res.reason, now)
+
+
+def _can_fall_back(session: Session, delivery: Delivery, campaign: Campaign) -> bool:
+    """Is there a consented channel after the current one? (Else the report's reason stands.)"""
+    customer = session.get(Customer, delivery.customer_id)
+    contacts = [Contact(cp.channel, cp.value, cp.line_type, cp.source, cp.consent, cp.opted_out_at is not None)
+                for cp in session.scalars(select(ContactPoint).where(ContactPoint.customer_id == delivery.customer_id))]
+    chain = [Channel(c) for c in campaign.channels]
+    preferred = customer.preferred_channel if customer else None
+    return route(chain, delivery.channel_index + 1, contacts, preferred) is not None
 
 
 def overdue_awaiting(session: Session, now: datetime, limit: int = 500) -> list[tuple[int, Channel, str]]:

@@ -317,3 +317,15 @@ async def test_work_in_flight_when_cancelled_still_ends_once(fast_rt: Runtime) -
     assert states(fast_rt, b.campaign_id)["940001"][0] == "pending"
     await d.housekeeping()
     assert states(fast_rt, b.campaign_id)["940001"] == ("done", "negative", "cancelled")
+
+
+async def test_undelivered_sms_without_a_fallback_keeps_its_reason(fast_rt: Runtime) -> None:
+    """AI-14: the chain sms → email for a customer without an e-mail ends 'undelivered', not 'no_consent'."""
+    b = campaign(fast_rt, [Person("950001", mobile="+79001112266")], channels=[Channel.SMS, Channel.EMAIL],
+                 start=MONDAY_NOON)
+    sms = ScriptedChannel(Channel.SMS, {"+79001112266": [SendResult(None, "pending", provider_id="SM5")]})
+    d = Dispatcher(fast_rt, {Channel.SMS: sms}, SimpleRenderer(), worker="w1", clock=Clock(MONDAY_NOON))
+    await drive(d, lambda: states(fast_rt, b.campaign_id)["950001"][0] == "awaiting")
+    await d.on_status(ProviderStatus(Channel.SMS, "SM5", "undelivered", Outcome.NEGATIVE, "undelivered",
+                                     error_code="30005"))
+    assert states(fast_rt, b.campaign_id)["950001"] == ("done", "negative", "undelivered")
