@@ -220,20 +220,18 @@ def _released(delivery_id: int, at: datetime) -> dict[str, Any]:
             "lease_until": None}
 
 
+def _apply(delivery: Delivery, change: dict[str, Any]) -> None:
+    for key, value in change.items():
+        if key != "id":
+            setattr(delivery, key, value)
+
+
 def _finish(delivery: Delivery, outcome: Outcome, reason: str, now: datetime) -> None:
-    delivery.state = DeliveryState.DONE
-    delivery.outcome = outcome
-    delivery.reason = reason
-    delivery.finished_at = now
-    delivery.lease_owner = None
-    delivery.lease_until = None
+    _apply(delivery, _finished(delivery.id, outcome, reason, now))
 
 
 def _release(delivery: Delivery, at: datetime) -> None:
-    delivery.state = DeliveryState.PENDING
-    delivery.next_attempt_at = at
-    delivery.lease_owner = None
-    delivery.lease_until = None
+    _apply(delivery, _released(delivery.id, at))
 
 
 def _stopped_accounts(session: Session, accounts: Sequence[str]) -> dict[str, datetime]:

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from autoinform.errors import ImportFileError, NotFoundError
+from autoinform.importing.export import excel_safe
 from autoinform.models import Attempt, Campaign, Customer, Delivery, StopEntry
 from autoinform.users import audit
 
@@ -39,15 +40,6 @@ def account_history(session: Session, account: str) -> list[dict[str, Any]]:
         "outcome": a.outcome.value if a.outcome else None, "reason": a.reason, "disposition": a.disposition,
         "provider_id": a.provider_id, "possible_duplicate_of": a.duplicate_of, "content": a.content,
     } for c, d, a in rows]
-
-
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def excel_safe(value: object) -> str:
-    """A cell that Excel will not evaluate as a formula (CSV injection)."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
 
 
 def to_csv(rows: Iterable[dict[str, Any]], columns: Iterable[str] = HISTORY_COLUMNS) -> str:

@@ -3,15 +3,19 @@ because Asterisk plays a missing file as silence (asterisk/README.md)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from autoinform.errors import ConfigError
 from autoinform.runtime import Runtime
 
 
-def scenario_prompts(rt: Runtime) -> dict[str, str]:
+def scenario_prompts(directory: Path) -> dict[str, str]:
+    """Fixed-phrase prompts of every scenario in `directory` (prompt id -> text). load_all already
+    refuses one id with two texts across files."""
     from autoinform.scenarios import load_all
 
     texts: dict[str, str] = {}
-    for sc in load_all(rt.settings.scenarios_dir):
+    for sc in load_all(directory):
         texts.update(sc.prompt_texts())
     return texts
 
@@ -20,7 +24,7 @@ def check_prompts(rt: Runtime) -> None:
     """Every prompt a scenario or an IVR flow can play must exist in the audio folder."""
     from ivr import prompts
 
-    report = prompts.check(rt.settings.audio_dir, scenario_prompts(rt))
+    report = prompts.check(rt.settings.audio_dir, scenario_prompts(rt.settings.scenarios_dir))
     if report.missing or report.corrupt:
         ids = ", ".join((*report.missing, *report.corrupt)[:10])
         raise ConfigError(f"prompt audio missing or corrupt in {rt.settings.audio_dir}: {ids} "

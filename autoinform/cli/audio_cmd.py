@@ -16,6 +16,7 @@ import typer
 from autoinform.cli.common import fail, print_json
 from autoinform.config import load_settings
 from autoinform.errors import AutoinformError
+from autoinform.startup import scenario_prompts
 from ivr import prompts
 from ivr.audio_build import adopt as adopt_audio
 from ivr.audio_build import build as build_audio
@@ -31,23 +32,6 @@ class EngineOpt(StrEnum):
     auto = "auto"
     gtts = "gtts"
     espeak = "espeak"
-
-
-def scenario_prompts(directory: Path) -> dict[str, str]:
-    """Fixed-phrase prompts of every scenario in `directory` (prompt id -> text)."""
-    if not any(directory.glob("*.y*ml")):
-        return {}
-    try:
-        from autoinform.scenarios import load_all  # lazily: the CLI must start without scenarios
-    except ImportError as exc:
-        raise AutoinformError(f"{directory} holds scenarios but the scenario loader "
-                              f"(autoinform.scenarios.load_all) is not available: {exc}") from exc
-    texts: dict[str, str] = {}
-    for scenario in load_all(directory):
-        for prompt_id, text in scenario.prompt_texts().items():
-            if texts.setdefault(prompt_id, text) != text:
-                raise prompts.PromptConflictError(prompt_id, texts[prompt_id], text)
-    return texts
 
 
 def _dirs(audio_dir: Path | None, scenarios_dir: Path | None) -> tuple[Path, Path]:

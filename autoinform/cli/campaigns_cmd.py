@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from autoinform import campaigns
 from autoinform.cli.common import console, fail, print_json, runtime
@@ -67,47 +69,41 @@ def create(
         _show(rt, cid, as_json)
 
 
-def _act(action: str, campaign_id: int, actor: str, as_json: bool) -> None:
+def _act(operation: Callable[[Session, int, str], object], campaign_id: int, actor: str, as_json: bool) -> None:
     with runtime() as rt:
         with transaction(rt.sessions) as s:
-            fn = {"approve": campaigns.approve, "pause": campaigns.pause, "resume": campaigns.resume}.get(action)
-            if fn is not None:
-                fn(s, campaign_id, actor)
-            elif action == "start":
-                campaigns.start(s, campaign_id, actor)
-            elif action == "cancel":
-                campaigns.cancel(s, campaign_id, actor)
+            operation(s, campaign_id, actor)
         _show(rt, campaign_id, as_json)
 
 
 @app.command("approve")
 def approve(campaign_id: int, actor: Actor, as_json: Json = False) -> None:
     """Approve a draft (a manager other than its author)."""
-    _act("approve", campaign_id, actor, as_json)
+    _act(campaigns.approve, campaign_id, actor, as_json)
 
 
 @app.command("start")
 def start(campaign_id: int, actor: Actor, as_json: Json = False) -> None:
     """Schedule an approved campaign: deliveries are created; it runs from its start time."""
-    _act("start", campaign_id, actor, as_json)
+    _act(campaigns.start, campaign_id, actor, as_json)
 
 
 @app.command("pause")
 def pause(campaign_id: int, actor: Actor, as_json: Json = False) -> None:
     """Stop claiming new deliveries; what is in flight finishes."""
-    _act("pause", campaign_id, actor, as_json)
+    _act(campaigns.pause, campaign_id, actor, as_json)
 
 
 @app.command("resume")
 def resume(campaign_id: int, actor: Actor, as_json: Json = False) -> None:
     """Resume a paused campaign."""
-    _act("resume", campaign_id, actor, as_json)
+    _act(campaigns.resume, campaign_id, actor, as_json)
 
 
 @app.command("cancel")
 def cancel(campaign_id: int, actor: Actor, as_json: Json = False) -> None:
     """Cancel: every delivery not yet final ends negative with reason 'cancelled'."""
-    _act("cancel", campaign_id, actor, as_json)
+    _act(campaigns.cancel, campaign_id, actor, as_json)
 
 
 @app.command("show")

@@ -31,8 +31,9 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, cast
 
-from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, Session
+
+from autoinform.sandbox.smtp_outbox import PortZeroController
 
 
 class Action(enum.StrEnum):
@@ -101,15 +102,6 @@ class _Handler:
         return "250 OK queued"
 
 
-class _PortZeroController(Controller):
-    """aiosmtpd's Controller connects to self.port to check the server is up; learn it first."""
-
-    def _trigger_server(self) -> None:
-        assert isinstance(self.server, asyncio.Server)
-        self.port = self.server.sockets[0].getsockname()[1]
-        super()._trigger_server()
-
-
 class SmtpSink:
     def __init__(self, *, hostname: str = "127.0.0.1", keep_messages: bool = True,
                  tls_context: ssl.SSLContext | None = None, implicit_tls: bool = False,
@@ -134,7 +126,7 @@ class SmtpSink:
         if credentials is not None:
             kwargs.update(authenticator=self._authenticate, auth_required=True,
                           auth_require_tls=tls_context is not None)
-        self._controller = _PortZeroController(_Handler(self), **kwargs)
+        self._controller = PortZeroController(_Handler(self), **kwargs)
 
     @property
     def port(self) -> int:

@@ -119,7 +119,7 @@ def test_committed_audio_covers_shipped_scenarios_ai10() -> None:
     scenarios = ROOT / "scenarios"
     if not any(scenarios.glob("*.yaml")):
         pytest.skip("no scenarios in the repository yet")
-    from autoinform.cli.audio_cmd import scenario_prompts
+    from autoinform.startup import scenario_prompts
 
     extra = scenario_prompts(scenarios)
     assert extra, "the shipped scenarios have fixed-phrase prompts"
