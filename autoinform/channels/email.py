@@ -33,7 +33,10 @@ from typing import Any
 import aiosmtplib
 from aiosmtplib import (
     SMTPException,
+    SMTPHeloError,
+    SMTPRecipientRefused,
     SMTPResponseException,
+    SMTPSenderRefused,
     SMTPServerDisconnected,
 )
 
@@ -83,6 +86,7 @@ class EmailChannel:
         (default: the sender's domain)."""
         self.settings = settings
         self._builder = MimeBuilder(settings.sender, settings.sender_name, message_domain=message_domain)
+        self._sender = self._builder.sender.encode("ascii")
         self._tls_context = tls_context
         self._local_hostname = local_hostname
         self._log = logger or logging.getLogger(__name__)
@@ -178,21 +182,31 @@ class EmailChannel:
         try:
             if not reused:
                 await smtp.connect()
+            if smtp.is_ehlo_or_helo_needed:
+                await self._greet(smtp)
             stage = "mail"
-            options = [f"SIZE={len(message.data)}"] if smtp.supports_extension("size") else []
-            await smtp.mail(self._builder.sender, options=options)
-            stage = "rcpt"
-            await smtp.rcpt(rcpt)
-            stage = "data"
-            reply = await smtp.data(message.data)
+            # One deadline for the whole transaction instead of a timer per command, and the
+            # envelope written directly: both addresses were checked by normalise_address, so
+            # aiosmtplib's mail()/rcpt() re-parsing them would be pure cost (bench/email_channel).
+            async with asyncio.timeout(self.settings.timeout):
+                size = b" SIZE=%d" % len(message.data) if smtp.supports_extension("size") else b""
+                reply = await smtp.execute_command(b"MAIL FROM:<" + self._sender + b">" + size, timeout=None)
+                if reply.code != 250:
+                    raise SMTPSenderRefused(reply.code, reply.message, self._builder.sender)
+                stage = "rcpt"
+                reply = await smtp.execute_command(b"RCPT TO:<" + rcpt.encode("ascii") + b">", timeout=None)
+                if reply.code not in (250, 251):
+                    raise SMTPRecipientRefused(reply.code, reply.message, rcpt)
+                stage = "data"
+                reply = await smtp.data(message.data, timeout=None)
         except SMTPResponseException as exc:
             if stage == "connect" or exc.code == 421:  # 421: the server is closing on us
                 smtp.close()
             else:
                 await self._reset(smtp)
             return self._refused(stage, exc.code, exc.message, message, rcpt, extra)
-        except (SMTPException, OSError) as exc:
-            smtp.close()
+        except (SMTPException, OSError) as exc:  # OSError includes our TimeoutError
+            smtp.close()  # a reply we gave up on would pair with the next command: never reuse
             if may_redo and reused and stage == "mail" and isinstance(exc, SMTPServerDisconnected):
                 return None
             return self._lost(stage, exc, message, rcpt, extra)
@@ -216,6 +230,14 @@ class EmailChannel:
         return SendResult(Outcome.NEGATIVE, "temporary_failure", retry=True,
                           provider_id=message.message_id, disposition=f"{type(exc).__name__}: {exc}",
                           detail={"stage": stage, "error": type(exc).__name__})
+
+    @staticmethod
+    async def _greet(smtp: aiosmtplib.SMTP) -> None:
+        """EHLO, or HELO for a server that refuses it (what aiosmtplib's mail() would do)."""
+        try:
+            await smtp.ehlo()
+        except SMTPHeloError:
+            await smtp.helo()
 
     async def _reset(self, smtp: aiosmtplib.SMTP) -> None:
         """RSET after a refused transaction so the connection can be reused; drop it if that fails."""

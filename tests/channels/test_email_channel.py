@@ -269,3 +269,86 @@ async def test_untrusted_certificate_fails_start(cert_files: CertFiles) -> None:
 def test_classify_reply(stage: str, code: int, message: str, expected: tuple[Outcome, str, bool]) -> None:
     """AI-14: every SMTP reply maps to an outcome, a reason and whether to retry."""
     assert classify_reply(stage, code, message) == expected
+
+
+class ScriptedSmtp:
+    """A raw SMTP peer on 127.0.0.1 for what aiosmtpd will not do: refuse EHLO, or go silent.
+
+    `silent_at` names the command (b"MAIL", b"RCPT", b"DATA") after which it never answers again.
+    """
+
+    def __init__(self, *, ehlo: bool = True, silent_at: bytes | None = None) -> None:
+        self.ehlo, self.silent_at = ehlo, silent_at
+        self.commands: list[bytes] = []
+        self.connections = 0
+        self.server: asyncio.Server | None = None
+
+    async def __aenter__(self) -> ScriptedSmtp:
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self.server is not None
+        self.server.close()
+
+    @property
+    def port(self) -> int:
+        assert self.server is not None
+        return int(self.server.sockets[0].getsockname()[1])
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        writer.write(b"220 scripted ESMTP\r\n")
+        try:
+            while line := await reader.readline():
+                verb = line.split(b" ", 1)[0].split(b":", 1)[0].strip().upper()
+                self.commands.append(verb)
+                if verb == self.silent_at:
+                    await reader.read()  # hold the connection open, answer nothing
+                    return
+                if verb == b"EHLO":
+                    writer.write(b"250-scripted\r\n250 SIZE 1000000\r\n" if self.ehlo else b"502 5.5.1 no\r\n")
+                elif verb == b"DATA":
+                    writer.write(b"354 go on\r\n")
+                    await writer.drain()
+                    while (await reader.readline()) != b".\r\n":
+                        pass
+                    writer.write(b"250 2.0.0 queued\r\n")
+                elif verb == b"QUIT":
+                    writer.write(b"221 bye\r\n")
+                    await writer.drain()
+                    break
+                else:
+                    writer.write(b"250 OK\r\n")
+                await writer.drain()
+        finally:
+            writer.close()
+
+
+@pytest.mark.parametrize("silent_at", [b"MAIL", b"RCPT", b"DATA"])
+async def test_a_server_that_stops_answering_costs_one_deadline(silent_at: bytes) -> None:
+    """AI-14: a transaction that hangs ends at the SMTP timeout as a retryable failure; the
+    connection is dropped (its late reply must not pair with the next command)."""
+    async with ScriptedSmtp(silent_at=silent_at) as peer:
+        ch = EmailChannel(SmtpSettings(host="127.0.0.1", port=peer.port, timeout=0.3, pool_size=1,
+                                       sender="info@energo.example.ru"), local_hostname="t")
+        await ch.start()
+        result = await ch.send(item("a@example.ru"))
+        assert (result.outcome, result.reason, result.retry) == (Outcome.NEGATIVE, "temporary_failure", True)
+        assert result.detail == {"stage": silent_at.decode().lower(), "error": "TimeoutError"}
+        peer.silent_at = None
+        again = await ch.send(item("b@example.ru", n=2))
+        assert again.outcome is Outcome.POSITIVE
+        assert peer.connections == 2  # the hung connection was not reused
+        await ch.close()
+
+
+async def test_helo_when_the_server_refuses_ehlo() -> None:
+    async with ScriptedSmtp(ehlo=False) as peer:
+        ch = EmailChannel(SmtpSettings(host="127.0.0.1", port=peer.port, timeout=2.0, pool_size=1,
+                                       sender="info@energo.example.ru"), local_hostname="t")
+        await ch.start()
+        result = await ch.send(item("a@example.ru"))
+        await ch.close()
+    assert result.outcome is Outcome.POSITIVE
+    assert peer.commands[:4] == [b"EHLO", b"HELO", b"MAIL", b"RCPT"]
