@@ -75,6 +75,24 @@ class InformingWindow:
         return datetime.combine(local.date(), self.end, tzinfo=self.tz).astimezone(UTC)
 
 
+class OpenSpan:
+    """InformingWindow.allows for a stream of rising instants: after one allowed instant, any
+    instant up to that window's closing is allowed by a comparison, without the calendar."""
+
+    def __init__(self, window: InformingWindow) -> None:
+        self.window = window
+        self._span: tuple[datetime, datetime] | None = None
+
+    def allows(self, instant: datetime) -> bool:
+        span = self._span
+        if span is not None and span[0] <= instant < span[1]:
+            return True
+        if not self.window.allows(instant):
+            return False
+        self._span = (instant, self.window.closes_at(instant))
+        return True
+
+
 def add_working_days(day: date, n: int, country: str = "RU") -> date:
     """The date n working days after (n > 0) or before (n < 0) `day`."""
     step = 1 if n >= 0 else -1

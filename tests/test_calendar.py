@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from autoinform.calendar import InformingWindow, add_working_days, is_working_day
+from autoinform.calendar import InformingWindow, OpenSpan, add_working_days, is_working_day
 from autoinform.channels.base import SendResult
 from autoinform.config import ChannelLimits
 from autoinform.models import Outcome
@@ -39,6 +39,16 @@ def at(y: int, m: int, d: int, hh: int, mm: int = 0, ss: int = 0) -> datetime:
 ])
 def test_window_at_fixed_instants(instant: datetime, allowed: bool) -> None:
     assert W.allows(instant) is allowed
+
+
+def test_open_span_answers_as_the_window_does() -> None:
+    """AI-13: the dispatcher's per-send check (OpenSpan) agrees with the window at every instant of
+    a walk over Friday evening, the weekend and Monday morning, forwards and then backwards."""
+    span = OpenSpan(W)
+    start = at(2026, 12, 4, 19, 0)
+    walk = [start + timedelta(minutes=7 * i) for i in range(800)]
+    for instant in walk + walk[::-1]:
+        assert span.allows(instant) is W.allows(instant), instant
 
 
 def test_window_uses_local_time_not_utc() -> None:
