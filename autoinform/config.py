@@ -107,7 +107,9 @@ class ChannelLimits(BaseModel):
 
 
 class DispatchSettings(BaseModel):
-    batch_size: int = Field(100, ge=1, le=10000)
+    # Deliveries one claim leases; up to this many are in flight, refilled at half. Claims cost a
+    # transaction each, so small ones cost more than the sending (bench/email_engine).
+    batch_size: int = Field(500, ge=1, le=10000)
     lease_s: float = Field(300.0, gt=0)
     poll_interval_s: float = Field(1.0, gt=0)
     email: ChannelLimits = ChannelLimits(concurrency=8)

@@ -17,9 +17,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol, cast
 
-from sqlalchemy import Table, and_, bindparam, func, insert, select, update
+from sqlalchemy import Connection, Table, and_, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
+from autoinform.bulk import BulkStatement
 from autoinform.calendar import InformingWindow
 from autoinform.channels.base import ProviderStatus, SendResult
 from autoinform.content import Content, EmailContent, PhoneContent, Recipient, SmsContent
@@ -44,7 +45,11 @@ from autoinform.policy import RetryPolicy, Verdict
 from autoinform.routing import Contact, Route, route
 
 log = logging.getLogger(__name__)
-ATTEMPTS = cast(Table, Attempt.__table__)  # Core inserts: the ORM's bulk path costs more per row
+ATTEMPTS = cast(Table, Attempt.__table__)  # Core statements: the ORM's bulk paths cost more per row
+DELIVERIES = cast(Table, Delivery.__table__)
+_NEW_ATTEMPT = BulkStatement.insert(ATTEMPTS, ["delivery_id", "channel", "destination", "worker", "started_at",
+                                               "ended_at", "outcome", "reason", "content", "duplicate_of",
+                                               "detail", "retry"])
 
 
 class Renderer(Protocol):
@@ -86,7 +91,29 @@ def content_text(content: Content) -> str:
     raise TypeError(type(content))
 
 
-def _claim_ids(session: Session, now: datetime, limit: int, worker: str, lease_until: datetime) -> list[int]:
+@dataclass(frozen=True)
+class _Leased:
+    """A delivery row as the claim's UPDATE ... RETURNING gives it back."""
+
+    id: int
+    campaign_id: int
+    customer_id: int
+    list_row_id: int
+    channel_index: int
+    attempts: int
+
+
+@dataclass(frozen=True)
+class _CampaignFacts:
+    """What every delivery of one campaign shares: read once per claim, not once per row."""
+
+    channels: list[Channel]
+    end_at: datetime
+    scenario_id: int
+    list_created: datetime
+
+
+def _lease(conn: Connection, now: datetime, limit: int, worker: str, lease_until: datetime) -> list[_Leased]:
     due = (
         select(Delivery.id)
         .join(Campaign, Campaign.id == Delivery.campaign_id)
@@ -95,59 +122,76 @@ def _claim_ids(session: Session, now: datetime, limit: int, worker: str, lease_u
         .order_by(Delivery.next_attempt_at, Delivery.id)
         .limit(limit)
     )
-    if session.get_bind().dialect.name == "postgresql":
+    if conn.dialect.name == "postgresql":
         due = due.with_for_update(of=Delivery, skip_locked=True)
     # One statement: on SQLite the write lock is taken at once (no stale-snapshot upgrade), on
     # PostgreSQL SKIP LOCKED lets several workers claim side by side without claiming twice.
+    # No second state test outside the subquery: the rows it yields are already pending and ours
+    # (write lock on SQLite, row locks on PostgreSQL), and on SQLite that test made the planner
+    # walk every pending delivery by the state index, a cost growing with the campaign.
     stmt = (
         update(Delivery)
-        .where(Delivery.id.in_(due.scalar_subquery()), Delivery.state == DeliveryState.PENDING)
+        .where(Delivery.id.in_(due.scalar_subquery()))
         .values(state=DeliveryState.CLAIMED, lease_owner=worker, lease_until=lease_until)
-        .returning(Delivery.id)
+        .returning(Delivery.id, Delivery.campaign_id, Delivery.customer_id, Delivery.list_row_id,
+                   Delivery.channel_index, Delivery.attempts)
     )
-    return list(session.scalars(stmt))
+    return [_Leased(*row) for row in conn.execute(stmt)]
+
+
+def _campaign_facts(conn: Connection, campaign_ids: set[int]) -> dict[int, _CampaignFacts]:
+    rows = conn.execute(
+        select(Campaign.id, Campaign.channels, Campaign.end_at, Campaign.scenario_id, ContactList.created_at)
+        .join(ContactList, ContactList.id == Campaign.list_id)
+        .where(Campaign.id.in_(bindparam("campaign_ids", expanding=True))), {"campaign_ids": list(campaign_ids)})
+    return {cid: _CampaignFacts([Channel(c) for c in channels], end_at, scenario_id, created)
+            for cid, channels, end_at, scenario_id, created in rows}
 
 
 def claim(session: Session, *, now: datetime, limit: int, worker: str, lease_s: float,
           window: InformingWindow, renderer: Renderer) -> ClaimReport:
     """Lease up to `limit` due deliveries, route and render them, and record their attempts.
 
-    Works on plain rows and writes one bulk UPDATE: ORM objects here cost more than the sending.
+    Works on plain rows through the session's Core connection and writes in bulk: ORM objects
+    and per-row result processing here cost more than the sending.
     """
     report = ClaimReport()
-    ids = _claim_ids(session, now, limit, worker, now + timedelta(seconds=lease_s))
-    if not ids:
+    conn = session.connection()
+    leased = _lease(conn, now, limit, worker, now + timedelta(seconds=lease_s))
+    if not leased:
         return report
-    rows = session.execute(
-        select(Delivery.id, Delivery.channel_index, Delivery.attempts, Campaign.id, Campaign.channels,
-               Campaign.end_at, Campaign.scenario_id, Customer.id, Customer.account, Customer.name,
-               Customer.group, Customer.address, Customer.preferred_channel, ListRow.variables,
-               ContactList.created_at, Division.name)
-        .join(Campaign, Campaign.id == Delivery.campaign_id)
-        .join(Customer, Customer.id == Delivery.customer_id)
-        .join(ListRow, ListRow.id == Delivery.list_row_id)
-        .join(ContactList, ContactList.id == Campaign.list_id)
+    ids = [d.id for d in leased]
+    campaigns_by_id = _campaign_facts(conn, {d.campaign_id for d in leased})
+    people = {row[0]: row[1:] for row in conn.execute(
+        select(Customer.id, Customer.account, Customer.name, Customer.group, Customer.address,
+               Customer.preferred_channel, Division.name)
         .outerjoin(Division, Division.id == Customer.division_id)
-        .where(Delivery.id.in_(bindparam("ids", expanding=True)))
-    , {"ids": ids}).all()
+        .where(Customer.id.in_(bindparam("cids", expanding=True))), {"cids": list({d.customer_id for d in leased})})}
+    variables: dict[int, dict[str, object] | None] = dict(conn.execute(select(ListRow.id, ListRow.variables)
+                                  .where(ListRow.id.in_(bindparam("rids", expanding=True))),
+                                  {"rids": [d.list_row_id for d in leased]}).all())
     contacts: dict[int, list[Contact]] = defaultdict(list)
-    for cp in session.execute(select(ContactPoint.customer_id, ContactPoint.channel, ContactPoint.value,
-                                     ContactPoint.line_type, ContactPoint.source, ContactPoint.consent,
-                                     ContactPoint.opted_out_at)
-                              .where(ContactPoint.customer_id.in_(bindparam("cids", expanding=True))),
-                              {"cids": list({r[7] for r in rows})}):
+    for cp in conn.execute(select(ContactPoint.customer_id, ContactPoint.channel, ContactPoint.value,
+                                  ContactPoint.line_type, ContactPoint.source, ContactPoint.consent,
+                                  ContactPoint.opted_out_at)
+                           .where(ContactPoint.customer_id.in_(bindparam("cids", expanding=True))),
+                           {"cids": list(people)}):
         contacts[cp[0]].append(Contact(cp[1], cp[2], cp[3], cp[4], cp[5], cp[6] is not None))
-    stopped = _stopped_accounts(session, [r[8] for r in rows])
-    previous = _interrupted_attempts(session, ids)
+    stopped = _stopped_accounts(conn, [p[0] for p in people.values()])
+    previous = _interrupted_attempts(conn, ids)
     open_now = window.allows(now)
 
     changes: list[dict[str, Any]] = []
-    attempts: list[dict[str, Any]] = []
+    attempts: list[dict[str, Any]] = []  # closed at once (render errors)
+    opened: list[dict[str, Any]] = []  # about to be sent: what differs per row; the rest is `same`
     pending: list[tuple[int, int, Route, Content, str, datetime, int]] = []
-    for (delivery_id, chain_index, attempts_done, campaign_id, channels, end_at, scenario_id, customer_id,
-         account, name, group, address, preferred, variables, list_created, division) in rows:
+    for d in leased:
+        delivery_id, chain_index, attempts_done, campaign_id = d.id, d.channel_index, d.attempts, d.campaign_id
+        facts = campaigns_by_id[campaign_id]
+        end_at = facts.end_at
+        account, name, group, address, preferred, division = people[d.customer_id]
         stop_at = stopped.get(account)
-        if stop_at is not None and stop_at >= list_created:
+        if stop_at is not None and stop_at >= facts.list_created:
             changes.append(_finished(delivery_id, Outcome.NEGATIVE, "paid", now))
             report.finalized["paid"] += 1
             continue
@@ -160,7 +204,7 @@ def claim(session: Session, *, now: datetime, limit: int, worker: str, lease_s: 
                 changes.append(_released(delivery_id, nxt))
                 report.deferred += 1
             continue
-        r = route([Channel(c) for c in channels], chain_index, contacts[customer_id], preferred)
+        r = route(facts.channels, chain_index, contacts[d.customer_id], preferred)
         if r is None:
             changes.append(_finished(delivery_id, Outcome.NEGATIVE, "no_consent", now))
             report.finalized["no_consent"] += 1
@@ -168,9 +212,9 @@ def claim(session: Session, *, now: datetime, limit: int, worker: str, lease_s: 
         if r.index != chain_index:
             attempts_done = 0
         recipient = Recipient(account=account, name=name, group=group, division=division or "",
-                              address=address, variables=dict(variables or {}))
+                              address=address, variables=dict(variables.get(d.list_row_id) or {}))
         try:
-            content = renderer.render(scenario_id, r.channel, recipient)
+            content = renderer.render(facts.scenario_id, r.channel, recipient)
         except AutoinformError as exc:
             # A list row the scenario cannot render: a negative result with the reason, not a crash.
             changes.append(_finished(delivery_id, Outcome.NEGATIVE, "failed", now) | {"channel": r.channel})
@@ -180,21 +224,22 @@ def claim(session: Session, *, now: datetime, limit: int, worker: str, lease_s: 
             continue
         # Channel and chain position are written with the result (record): routing is
         # deterministic, so a crash before then re-routes the same way.
-        attempts.append(_attempt_row(delivery_id, r.channel, r.destination, worker, now, content_text(content),
-                                     duplicate_of=previous.get(delivery_id)))
+        opened.append({"delivery_id": delivery_id, "channel": r.channel, "destination": r.destination,
+                       "content": content_text(content), "duplicate_of": previous.get(delivery_id)})
         pending.append((delivery_id, campaign_id, r, content, name, end_at, attempts_done))
     if changes:
-        session.execute(update(Delivery), changes)
+        _update_by_id(conn, DELIVERIES, changes)
     ids_by_delivery: dict[int, int] = {}
-    if attempts:
+    _NEW_ATTEMPT.run(conn, attempts)
+    if opened:
         # A plain executemany, then one query for the ids: INSERT ... RETURNING in parameter order
         # degrades to one statement per row on SQLite. The leases make "newest attempt" ours.
-        session.execute(insert(ATTEMPTS), attempts)
-        if pending:
-            ids_by_delivery = {d: a for d, a in session.execute(
-                select(Attempt.delivery_id, func.max(Attempt.id))
-                .where(Attempt.delivery_id.in_(bindparam("dids", expanding=True)))
-                .group_by(Attempt.delivery_id), {"dids": [p[0] for p in pending]})}
+        _NEW_ATTEMPT.run(conn, opened, same={"worker": worker, "started_at": now, "ended_at": None, "outcome": None,
+                                             "reason": None, "detail": {}, "retry": False})
+        ids_by_delivery = {d: a for d, a in conn.execute(
+            select(Attempt.delivery_id, func.max(Attempt.id))
+            .where(Attempt.delivery_id.in_(bindparam("dids", expanding=True)))
+            .group_by(Attempt.delivery_id), {"dids": [p[0] for p in pending]})}
     report.work = [Work(delivery_id=did, attempt_id=ids_by_delivery[did], campaign_id=cid, channel=r.channel,
                         destination=r.destination, content=content, recipient_name=name, end_at=end_at,
                         attempts_done=done_before, chain_index=r.index, has_fallback=r.has_fallback)
@@ -203,11 +248,11 @@ def claim(session: Session, *, now: datetime, limit: int, worker: str, lease_s: 
 
 
 def _attempt_row(delivery_id: int, channel: Channel, destination: str, worker: str, now: datetime,
-                 content: str, *, outcome: Outcome | None = None, reason: str | None = None,
-                 duplicate_of: int | None = None, detail: dict[str, Any] | None = None) -> dict[str, Any]:
+                 content: str, *, outcome: Outcome, reason: str, detail: dict[str, Any]) -> dict[str, Any]:
+    """An attempt that ends as it begins (it could not be rendered)."""
     return {"delivery_id": delivery_id, "channel": channel, "destination": destination, "worker": worker,
-            "started_at": now, "ended_at": now if outcome else None, "outcome": outcome, "reason": reason,
-            "content": content, "duplicate_of": duplicate_of, "detail": detail or {}, "retry": False}
+            "started_at": now, "ended_at": now, "outcome": outcome, "reason": reason,
+            "content": content, "duplicate_of": None, "detail": detail, "retry": False}
 
 
 def _finished(delivery_id: int, outcome: Outcome, reason: str, now: datetime) -> dict[str, Any]:
@@ -234,21 +279,21 @@ def _release(delivery: Delivery, at: datetime) -> None:
     _apply(delivery, _released(delivery.id, at))
 
 
-def _stopped_accounts(session: Session, accounts: Sequence[str]) -> dict[str, datetime]:
+def _stopped_accounts(conn: Connection, accounts: Sequence[str]) -> dict[str, datetime]:
     if not accounts:
         return {}
-    rows = session.execute(select(StopEntry.account, func.max(StopEntry.created_at))
+    rows = conn.execute(select(StopEntry.account, func.max(StopEntry.created_at))
                            .where(StopEntry.account.in_(bindparam("accounts", expanding=True)))
                            .group_by(StopEntry.account), {"accounts": list(set(accounts))})
     return {a: t for a, t in rows}
 
 
-def _interrupted_attempts(session: Session, delivery_ids: Sequence[int]) -> dict[int, int]:
+def _interrupted_attempts(conn: Connection, delivery_ids: Sequence[int]) -> dict[int, int]:
     """The latest attempt of each delivery, where it was interrupted (may have been sent)."""
     latest = (select(Attempt.delivery_id, func.max(Attempt.id).label("aid"))
               .where(Attempt.delivery_id.in_(bindparam("interrupted_ids", expanding=True)))
               .group_by(Attempt.delivery_id).subquery())
-    rows = session.execute(
+    rows = conn.execute(
         select(Attempt.delivery_id, Attempt.id)
         .join(latest, and_(latest.c.aid == Attempt.id))
         .where(Attempt.reason == "interrupted"), {"interrupted_ids": list(delivery_ids)}
@@ -297,8 +342,9 @@ def record(session: Session, done: Iterable[Done], *, policies: dict[Channel, Re
                     "finished_at": now, "attempts": w.attempts_done + 1}
         delivery_rows.append(row)
     if attempt_rows:
-        _update_by_id(session, Attempt.__table__, attempt_rows)
-        _update_by_id(session, Delivery.__table__, delivery_rows)
+        conn = session.connection()
+        _update_by_id(conn, ATTEMPTS, attempt_rows)
+        _update_by_id(conn, DELIVERIES, delivery_rows)
     if counts.get(Verdict.AWAIT.value):
         # A provider may report before we record the hand-over (Twilio often does): apply any
         # report already stored for these ids now rather than at the next housekeeping.
@@ -307,17 +353,19 @@ def record(session: Session, done: Iterable[Done], *, policies: dict[Channel, Re
     return dict(counts)
 
 
-def _update_by_id(session: Session, table: Any, rows: list[dict[str, Any]]) -> None:
-    """UPDATE ... WHERE id = ? as Core executemany, one statement per shape of row: the ORM's bulk
-    update by primary key costs more per row than the statement itself."""
+_BY_ID: dict[tuple[str, tuple[str, ...]], BulkStatement] = {}
+
+
+def _update_by_id(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """UPDATE ... WHERE id = ? as one executemany per shape of row (the columns it sets)."""
     shapes: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
         shapes[tuple(sorted(row))].append(row)
     for keys, group in shapes.items():
-        cols = [k for k in keys if k != "id"]
-        stmt = (update(table).where(table.c.id == bindparam("_id"))
-                .values({c: bindparam(f"_{c}") for c in cols}))
-        session.execute(stmt, [{f"_{k}": v for k, v in row.items()} for row in group])
+        stmt = _BY_ID.get((table.name, keys))
+        if stmt is None:
+            stmt = _BY_ID[table.name, keys] = BulkStatement.update_by_id(table, [k for k in keys if k != "id"])
+        stmt.run(conn, group)
 
 
 def release(session: Session, work: Sequence[tuple[Work, datetime]], now: datetime, reason: str) -> None:
@@ -351,6 +399,15 @@ def recover(session: Session, *, now: datetime, worker: str | None = None, alive
                             lease_until=None))
     log.warning("recovered %d deliveries from a dead lease", len(ids))
     return len(ids)
+
+
+def renew_leases(session: Session, *, worker: str, until: datetime) -> int:
+    """Extend the leases `worker` holds on claimed work it has not sent yet (a long queue of slow
+    calls can outlast one lease), so no other engine recovers it while it still waits its turn."""
+    result = session.connection().execute(
+        update(Delivery).where(Delivery.state == DeliveryState.CLAIMED, Delivery.lease_owner == worker)
+        .values(lease_until=until))
+    return int(result.rowcount or 0)
 
 
 def store_status(session: Session, status: ProviderStatus) -> None:

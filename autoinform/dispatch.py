@@ -13,7 +13,9 @@ import contextlib
 import logging
 import os
 import socket
+import weakref
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TypeVar
@@ -21,6 +23,7 @@ from typing import TypeVar
 from sqlalchemy.orm import Session
 
 from autoinform import campaigns, deliveries
+from autoinform.calendar import OpenSpan
 from autoinform.channels.base import ChannelSender, Outgoing, ProviderStatus, SendResult
 from autoinform.config import ChannelLimits
 from autoinform.db import transaction
@@ -64,11 +67,16 @@ class Dispatcher:
         self.limits: dict[Channel, ChannelLimits] = {Channel.EMAIL: cfg.email, Channel.SMS: cfg.sms,
                                                      Channel.PHONE: cfg.phone}
         self.policies = {ch: RetryPolicy(lim) for ch, lim in self.limits.items()}
-        self._sems = {ch: asyncio.Semaphore(lim.concurrency) for ch, lim in self.limits.items()}
         self._buckets = {ch: TokenBucket(lim.rate_per_s) for ch, lim in self.limits.items()}
         self._capacity = max(cfg.batch_size, 2 * sum(lim.concurrency for ch, lim in self.limits.items()
                                                       if ch in self.senders))
-        self._inflight: set[asyncio.Task[None]] = set()
+        # Per channel, `concurrency` long-lived workers take claimed work from a queue: a task
+        # per message cost more than the dispatcher's whole database share (bench/email_engine).
+        self._queues: dict[Channel, asyncio.Queue[Work | None]] = {ch: asyncio.Queue() for ch in self.limits}
+        self._inflight = 0  # claimed and not yet done: queued or being sent
+        self._open = OpenSpan(rt.window)
+        self._db_thread = ThreadPoolExecutor(1, thread_name_prefix="dispatch-db")
+        weakref.finalize(self, self._db_thread.shutdown, wait=False)
         self._done: list[Done] = []
         self._deferred: list[tuple[Work, datetime]] = []
         self._flush_now = asyncio.Event()
@@ -88,12 +96,16 @@ class Dispatcher:
 
     async def run(self, stop: asyncio.Event) -> None:
         recorder = asyncio.create_task(self._recorder(), name="dispatch-recorder")
+        workers = [asyncio.create_task(self._worker(ch, q), name=f"send-{ch.value}-{i}")
+                   for ch, q in self._queues.items() for i in range(self.limits[ch].concurrency)]
         try:
             await self._claim_loop(stop)
         finally:
-            self._stopping = True
-            if self._inflight:
-                await asyncio.gather(*self._inflight, return_exceptions=True)
+            self._stopping = True  # work still queued is released, not sent
+            for ch, q in self._queues.items():
+                for _ in range(self.limits[ch].concurrency):
+                    q.put_nowait(None)
+            await asyncio.gather(*workers, return_exceptions=True)
             self._flush_now.set()
             await recorder
             await self._flush()
@@ -110,9 +122,13 @@ class Dispatcher:
         """Leases, provider reports, overdue statuses and campaign ends; run periodically."""
         now = self.clock()
 
+        lease = timedelta(seconds=self.rt.settings.dispatch.lease_s)
+
         def sweep(s: Session) -> Sweep:
             begun = campaigns.begin_due(s, now)
             recovered = deliveries.recover(s, now=now, alive=self.worker)
+            if self._inflight:
+                deliveries.renew_leases(s, worker=self.worker, until=now + lease)
             deliveries.apply_statuses(s, now=now, policies=self.policies)
             overdue = deliveries.overdue_awaiting(s, now)
             closed = campaigns.close_due(s, now)
@@ -135,16 +151,15 @@ class Dispatcher:
             if not self.window.allows(now):
                 # Nothing may leave now (AI-13); sleep to the next opening or the next poll.
                 delay = min(delay, max(0.05, (self.window.next_allowed(now) - now).total_seconds()))
-            elif len(self._inflight) <= self._capacity // 2:
+            elif self._inflight <= self._capacity // 2:
                 # Refill in large batches at a low-water mark: a claim costs a transaction, so many
                 # small ones as single sends finish would cost more than the sends.
                 report = await self.in_db(self._claimer(now, min(cfg.batch_size,
-                                                               self._capacity - len(self._inflight))))
+                                                               self._capacity - self._inflight)))
                 self._account(report)
+                self._inflight += len(report.work)
                 for w in report.work:
-                    task = asyncio.create_task(self._send(w), name=f"send-{w.delivery_id}")
-                    self._inflight.add(task)
-                    task.add_done_callback(self._inflight.discard)
+                    self._queues[w.channel].put_nowait(w)
                 if report.work:
                     continue  # more may be due right away
             else:
@@ -170,36 +185,48 @@ class Dispatcher:
 
     # --- send ---------------------------------------------------------------------------------
 
-    async def _send(self, w: Work) -> None:
-        extra = {"delivery_id": w.delivery_id, "attempt_id": w.attempt_id, "channel": w.channel.value}
-        async with self._sems[w.channel]:
-            if self._stopping:
+    async def _worker(self, channel: Channel, queue: asyncio.Queue[Work | None]) -> None:
+        sender = self.senders.get(channel)
+        bucket = self._buckets[channel]
+        while (w := await queue.get()) is not None:
+            try:
+                if self._stopping:
+                    self._deferred.append((w, self.clock()))
+                    continue
+                await bucket.acquire()
+                now = self.clock()
+                if not self._open.allows(now):  # checked again at the instant of the attempt (AI-13)
+                    self._deferred.append((w, self.window.next_allowed(now)))
+                    continue
+                result = await self._send(sender, w)
+                self.stats.sent += 1
+                self._done.append(Done(w, result, self.clock()))
+                if len(self._done) >= 200:
+                    self._flush_now.set()
+            except Exception:  # the worker must outlive one bad item; the item goes back to pending
+                log.exception("dispatch worker failed on an item", extra=self._extra(w))
                 self._deferred.append((w, self.clock()))
-                return
-            await self._buckets[w.channel].acquire()
-            now = self.clock()
-            if not self.window.allows(now):  # checked again at the instant of the attempt (AI-13)
-                self._deferred.append((w, self.window.next_allowed(now)))
-                return
-            sender = self.senders.get(w.channel)
-            if sender is None:
-                result = SendResult(Outcome.NEGATIVE, "failed", detail={"error": "channel not configured"})
-            else:
-                item = Outgoing(w.delivery_id, w.attempt_id, w.channel, w.destination, w.content,
-                                w.recipient_name)
-                try:
-                    result = await sender.send(item)
-                except Exception as exc:  # a channel bug must not lose the record of the attempt
-                    log.exception("channel %s raised", w.channel.value, extra=extra)
-                    result = SendResult(Outcome.NEGATIVE, "failed", retry=True,
-                                        detail={"error": f"{type(exc).__name__}: {exc}"})
-        self.stats.sent += 1
+            finally:
+                self._inflight -= 1
+
+    async def _send(self, sender: ChannelSender | None, w: Work) -> SendResult:
+        if sender is None:
+            return SendResult(Outcome.NEGATIVE, "failed", detail={"error": "channel not configured"})
+        item = Outgoing(w.delivery_id, w.attempt_id, w.channel, w.destination, w.content, w.recipient_name)
+        try:
+            result = await sender.send(item)
+        except Exception as exc:  # a channel bug must not lose the record of the attempt
+            log.exception("channel %s raised", w.channel.value, extra=self._extra(w))
+            return SendResult(Outcome.NEGATIVE, "failed", retry=True,
+                              detail={"error": f"{type(exc).__name__}: {exc}"})
         if log.isEnabledFor(logging.DEBUG):
             log.debug("sent to %s: %s %s", mask_destination(w.destination),
-                      result.outcome.value if result.outcome else "pending", result.reason, extra=extra)
-        self._done.append(Done(w, result, self.clock()))
-        if len(self._done) >= 200:
-            self._flush_now.set()
+                      result.outcome.value if result.outcome else "pending", result.reason, extra=self._extra(w))
+        return result
+
+    @staticmethod
+    def _extra(w: Work) -> dict[str, object]:
+        return {"delivery_id": w.delivery_id, "attempt_id": w.attempt_id, "channel": w.channel.value}
 
     # --- record -------------------------------------------------------------------------------
 
@@ -251,7 +278,11 @@ class Dispatcher:
     # --- plumbing -----------------------------------------------------------------------------
 
     async def in_db(self, fn: Callable[[Session], T]) -> T:
+        """Run fn in a transaction on the dispatcher's one database thread.
+
+        One thread, so claims, results and housekeeping queue in order here instead of meeting
+        at SQLite's write lock, whose busy handler sleeps in steps of up to 100 ms."""
         def run() -> T:
             with transaction(self.rt.sessions) as s:
                 return fn(s)
-        return await asyncio.to_thread(run)
+        return await asyncio.get_running_loop().run_in_executor(self._db_thread, run)

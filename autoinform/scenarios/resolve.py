@@ -28,6 +28,7 @@ class Resolver:
         self.constants = constants or {}
         self.file = file
         self._cache: dict[str, Value] = {}
+        self._texts: dict[tuple[str, str | None], str] = {}  # a value recurs in subject, text and HTML
 
     def error(self, message: str, name: str) -> RenderError:
         return RenderError(message, file=self.file, field=name)
@@ -47,10 +48,14 @@ class Resolver:
         return self._cache[name]
 
     def text(self, name: str, fmt: str | None = None) -> str:
-        vtype = self.spec.var_type(name)
-        assert vtype is not None  # placeholders were checked against the declarations at load time
-        var = self.spec.variables.get(name)
-        return format_text(vtype, self.get(name), fmt, var.unit if var else None)
+        key = (name, fmt)
+        found = self._texts.get(key)
+        if found is None:
+            vtype = self.spec.var_type(name)
+            assert vtype is not None  # placeholders were checked against the declarations at load time
+            var = self.spec.variables.get(name)
+            found = self._texts[key] = format_text(vtype, self.get(name), fmt, var.unit if var else None)
+        return found
 
     def _coerce(self, name: str, vtype: VarType, raw: object, source: str,
                 max_length: int | None = None) -> Value:

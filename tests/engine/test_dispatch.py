@@ -18,6 +18,7 @@ from sqlalchemy import select
 from autoinform import campaigns, db, deliveries
 from autoinform.channels.base import Outgoing, ProviderStatus, SendResult
 from autoinform.config import ChannelLimits, DispatchSettings
+from autoinform.content import Content, Recipient
 from autoinform.dispatch import Dispatcher
 from autoinform.models import (
     Attempt,
@@ -324,3 +325,68 @@ async def test_undelivered_sms_without_a_fallback_keeps_its_reason(fast_rt: Runt
     await d.on_status(ProviderStatus(Channel.SMS, "SM5", "undelivered", Outcome.NEGATIVE, "undelivered",
                                      error_code="30005"))
     assert states(fast_rt, b.campaign_id)["950001"] == ("done", "negative", "undelivered")
+
+
+async def test_housekeeping_renews_the_leases_of_queued_work(fast_rt: Runtime) -> None:
+    """Work waiting its turn behind slow sends keeps its lease, so no other engine takes it back."""
+    fast_rt.settings.dispatch.lease_s = 60
+    people = [Person(f"2000{i:02d}", email=f"q{i}@example.ru") for i in range(12)]
+    b = campaign(fast_rt, people, channels=[Channel.EMAIL], start=MONDAY_NOON)
+    clock = Clock(MONDAY_NOON)
+    gate = asyncio.Event()
+
+    class Slow(ScriptedChannel):
+        async def send(self, item: Outgoing) -> SendResult:
+            await gate.wait()
+            return await super().send(item)
+
+    d = Dispatcher(fast_rt, {Channel.EMAIL: Slow(Channel.EMAIL)}, SimpleRenderer(), worker="w1", clock=clock)
+    stop = asyncio.Event()
+    task = asyncio.create_task(d.run(stop))
+    try:
+        for _ in range(100):
+            await asyncio.sleep(0.02)
+            if d.stats.claimed == len(people):
+                break
+        clock.now += timedelta(seconds=45)
+        await d.housekeeping()
+        with fast_rt.sessions() as s:
+            leases = set(s.scalars(select(Delivery.lease_until).where(Delivery.campaign_id == b.campaign_id)))
+        assert leases == {clock.now + timedelta(seconds=60)}
+        gate.set()
+        for _ in range(100):
+            if all_done(fast_rt, b.campaign_id)():
+                break
+            await asyncio.sleep(0.02)
+    finally:
+        gate.set()
+        stop.set()
+        await task
+    assert set(states(fast_rt, b.campaign_id).values()) == {("done", "positive", "accepted")}
+
+
+async def test_a_row_that_cannot_be_rendered_ends_negative_with_its_attempt(fast_rt: Runtime) -> None:
+    """AI-14/AI-16: a list row the scenario cannot render is a negative result with the reason and an
+    attempt saying why, while the rest of the batch goes out."""
+    from autoinform.errors import RenderError
+
+    class Picky(SimpleRenderer):
+        def render(self, scenario_id: int, channel: Channel, r: Recipient) -> Content:
+            if r.account == "300001":
+                raise RenderError("missing required variable (money)", file="debt_reminder", field="debt")
+            return super().render(scenario_id, channel, r)
+
+    people = [Person(f"30000{i}", email=f"r{i}@example.ru") for i in range(3)]
+    b = campaign(fast_rt, people, channels=[Channel.EMAIL], start=MONDAY_NOON)
+    email = ScriptedChannel(Channel.EMAIL)
+    d = Dispatcher(fast_rt, {Channel.EMAIL: email}, Picky(), worker="w1", clock=Clock(MONDAY_NOON))
+    await drive(d, all_done(fast_rt, b.campaign_id))
+    result = states(fast_rt, b.campaign_id)
+    assert result["300001"] == ("done", "negative", "failed")
+    assert result["300000"] == result["300002"] == ("done", "positive", "accepted")
+    assert sorted(i.destination for i in email.sent) == ["r0@example.ru", "r2@example.ru"]
+    with fast_rt.sessions() as s:
+        failed = s.scalars(select(Attempt).where(Attempt.destination == "r1@example.ru")).one()
+    assert (failed.outcome, failed.reason, failed.content) == (Outcome.NEGATIVE, "failed", "")
+    assert failed.ended_at == failed.started_at and "debt" in failed.detail["error"]
+    assert failed.worker == "w1" and failed.duplicate_of is None
