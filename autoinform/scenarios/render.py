@@ -26,7 +26,7 @@ from autoinform.scenarios.resolve import Resolver
 from autoinform.scenarios.scenario import Scenario
 from autoinform.scenarios.sms import encode_info
 from autoinform.scenarios.speech import speak
-from autoinform.scenarios.template import Placeholder, Template
+from autoinform.scenarios.template import Template
 from ivr import say
 
 
@@ -42,12 +42,13 @@ def _resolver(scenario: Scenario, recipient: Recipient, send_date: date | None,
     return resolver
 
 
-def fill(template: Template, resolver: Resolver, escape: Callable[[str], str] = str) -> str:
+def fill(template: Template, resolver: Resolver, escape: Callable[[str], str] | None = None) -> str:
     """The template with each placeholder replaced by its formatted (and escaped) value."""
-    def value_of(ph: Placeholder) -> str:
-        return escape(resolver.text(ph.name, ph.fmt))
-
-    return template.render(value_of)
+    pattern, keys = template.pattern
+    text = resolver.text
+    if escape is None:
+        return pattern.format(*[text(name, fmt) for name, fmt in keys])
+    return pattern.format(*[escape(text(name, fmt)) for name, fmt in keys])
 
 
 def _missing_channel(scenario: Scenario, channel: Channel) -> RenderError:

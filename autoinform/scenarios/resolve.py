@@ -48,13 +48,12 @@ class Resolver:
         return self._cache[name]
 
     def text(self, name: str, fmt: str | None = None) -> str:
-        key = (name, fmt)
-        found = self._texts.get(key)
+        found = self._texts.get((name, fmt))
         if found is None:
             vtype = self.spec.var_type(name)
             assert vtype is not None  # placeholders were checked against the declarations at load time
             var = self.spec.variables.get(name)
-            found = self._texts[key] = format_text(vtype, self.get(name), fmt, var.unit if var else None)
+            found = self._texts[name, fmt] = format_text(vtype, self.get(name), fmt, var.unit if var else None)
         return found
 
     def _coerce(self, name: str, vtype: VarType, raw: object, source: str,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 
 _TOKEN = re.compile(r"\{\{|\}\}|\{([^{}]*)\}|[{}]")
 _FIELD = re.compile(r"(?P<name>[a-z_][a-z0-9_]*)(?::(?P<fmt>[a-z_]+))?")
@@ -68,8 +69,18 @@ class Template:
     def placeholders(self) -> tuple[Placeholder, ...]:
         return tuple(p for p in self.parts if isinstance(p, Placeholder))
 
+    @cached_property
+    def pattern(self) -> tuple[str, tuple[tuple[str, str | None], ...]]:
+        """The template as a str.format pattern over its distinct (name, format) placeholders:
+        rendering is then one C-level call instead of a Python step per part."""
+        keys: dict[tuple[str, str | None], int] = {}
+        pattern = "".join(p.replace("{", "{{").replace("}", "}}") if isinstance(p, str)
+                          else f"{{{keys.setdefault((p.name, p.fmt), len(keys))}}}" for p in self.parts)
+        return pattern, tuple(keys)
+
     def render(self, value_of: Callable[[Placeholder], str]) -> str:
-        return "".join(p if isinstance(p, str) else value_of(p) for p in self.parts)
+        pattern, keys = self.pattern
+        return pattern.format(*[value_of(Placeholder(name, fmt)) for name, fmt in keys])
 
     def __str__(self) -> str:
         return self.source
