@@ -110,6 +110,11 @@ class DispatchSettings(BaseModel):
     # Deliveries one claim leases; up to this many are in flight, refilled at half. Claims cost a
     # transaction each, so small ones cost more than the sending (bench/email_engine).
     batch_size: int = Field(500, ge=1, le=10000)
+    # The dispatcher's database thread runs this much nicer than the process (Linux, capped at 19),
+    # and while the dispatcher runs the interpreter's GIL switch interval is this short, so the
+    # event loop is never kept from a ready socket by database work for long (Dispatcher.__init__).
+    db_thread_nice: int = Field(19, ge=0, le=39)
+    switch_interval_ms: float = Field(0.5, gt=0, le=100)
     lease_s: float = Field(300.0, gt=0)
     poll_interval_s: float = Field(1.0, gt=0)
     email: ChannelLimits = ChannelLimits(concurrency=8)

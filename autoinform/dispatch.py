@@ -13,6 +13,8 @@ import contextlib
 import logging
 import os
 import socket
+import sys
+import threading
 import weakref
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -37,6 +39,16 @@ from autoinform.runtime import Runtime
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 Sweep = tuple[list[int], dict[int, str], int, list[tuple[int, Channel, str]]]
+
+
+def _lower_this_thread(increment: int) -> None:
+    """Add `increment` to the calling thread's nice value, up to 19 (Linux: nice is per thread)."""
+    if increment and sys.platform == "linux":
+        tid = threading.get_native_id()
+        try:
+            os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + increment))
+        except OSError as exc:  # a sandbox may forbid it: slower under contention, not wrong
+            log.warning("could not lower the database thread's priority: %s", exc)
 
 
 def default_worker_name() -> str:
@@ -75,7 +87,12 @@ class Dispatcher:
         self._queues: dict[Channel, asyncio.Queue[Work | None]] = {ch: asyncio.Queue() for ch in self.limits}
         self._inflight = 0  # claimed and not yet done: queued or being sent
         self._open = OpenSpan(rt.window)
-        self._db_thread = ThreadPoolExecutor(1, thread_name_prefix="dispatch-db")
+        # The event loop answers sockets; the database thread fills the loop's idle time. At the same
+        # priority the kernel lets a running database thread keep the core while replies wait, and
+        # the GIL then makes the loop wait a whole switch interval more: both are lowered here and
+        # in run() (bench/email_engine: 70 % -> 85 % of the ceiling on one core).
+        self._db_thread = ThreadPoolExecutor(1, thread_name_prefix="dispatch-db", initializer=_lower_this_thread,
+                                             initargs=(cfg.db_thread_nice,))
         weakref.finalize(self, self._db_thread.shutdown, wait=False)
         self._done: list[Done] = []
         self._deferred: list[tuple[Work, datetime]] = []
@@ -95,6 +112,14 @@ class Dispatcher:
         return await self.in_db(lambda s: deliveries.recover(s, now=self.clock(), worker=self.worker))
 
     async def run(self, stop: asyncio.Event) -> None:
+        switch_interval = sys.getswitchinterval()
+        sys.setswitchinterval(self.rt.settings.dispatch.switch_interval_ms / 1000)
+        try:
+            await self._run(stop)
+        finally:
+            sys.setswitchinterval(switch_interval)
+
+    async def _run(self, stop: asyncio.Event) -> None:
         recorder = asyncio.create_task(self._recorder(), name="dispatch-recorder")
         workers = [asyncio.create_task(self._worker(ch, q), name=f"send-{ch.value}-{i}")
                    for ch, q in self._queues.items() for i in range(self.limits[ch].concurrency)]

@@ -7,6 +7,9 @@ AI-13 (window at the instant of each attempt), AI-14 (positive/negative with rea
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
+import threading
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -390,3 +393,23 @@ async def test_a_row_that_cannot_be_rendered_ends_negative_with_its_attempt(fast
     assert (failed.outcome, failed.reason, failed.content) == (Outcome.NEGATIVE, "failed", "")
     assert failed.ended_at == failed.started_at and "debt" in failed.detail["error"]
     assert failed.worker == "w1" and failed.duplicate_of is None
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="per-thread nice values are a Linux feature")
+async def test_database_thread_yields_to_the_event_loop(fast_rt: Runtime) -> None:
+    """The database thread runs at the configured nice value and, while the dispatcher runs, the GIL
+    switch interval is short; both are what keep ready sockets from waiting (bench/email_engine)."""
+    fast_rt.settings.dispatch.db_thread_nice = 7
+    fast_rt.settings.dispatch.switch_interval_ms = 0.25
+    before = sys.getswitchinterval()
+    d = Dispatcher(fast_rt, {}, SimpleRenderer(), worker="w1", clock=Clock(MONDAY_NOON))
+    stop = asyncio.Event()
+    task = asyncio.create_task(d.run(stop))
+    await asyncio.sleep(0.05)
+    nice = await d.in_db(lambda s: os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+    during = sys.getswitchinterval()
+    stop.set()
+    await task
+    assert nice == min(19, os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) + 7)
+    assert during == pytest.approx(0.00025)
+    assert sys.getswitchinterval() == before
