@@ -215,10 +215,11 @@ class Dispatcher:
         bucket = self._buckets[channel]
         while (w := await queue.get()) is not None:
             try:
+                if not self._stopping:
+                    await bucket.acquire()  # may sleep: a stop can come meanwhile
                 if self._stopping:
                     self._deferred.append((w, self.clock()))
                     continue
-                await bucket.acquire()
                 now = self.clock()
                 if not self._open.allows(now):  # checked again at the instant of the attempt (AI-13)
                     self._deferred.append((w, self.window.next_allowed(now)))
