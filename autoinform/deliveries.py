@@ -376,16 +376,16 @@ def _update_by_id(conn: Connection, table: Table, rows: list[dict[str, Any]]) ->
         stmt.run(conn, group)
 
 
-def release(session: Session, work: Sequence[tuple[Work, datetime]], now: datetime, reason: str) -> None:
-    """Give back claimed work that was never sent (shutdown, window closed at the instant of sending):
-    the attempt is closed as not sent, the delivery waits for the given instant."""
+def release(session: Session, work: Sequence[tuple[Work, datetime, str]], now: datetime) -> None:
+    """Give back claimed work that was never sent, each with why (shutdown, window closed at the
+    instant of sending): the attempt is closed as not sent, the delivery waits for the given instant."""
     if not work:
         return
     session.execute(update(Attempt), [
-        {"id": w.attempt_id, "ended_at": now, "reason": reason, "disposition": "not_sent"} for w, _ in work])
+        {"id": w.attempt_id, "ended_at": now, "reason": reason, "disposition": "not_sent"} for w, _, reason in work])
     session.execute(update(Delivery), [
         {"id": w.delivery_id, "state": DeliveryState.PENDING, "next_attempt_at": at,
-         "lease_owner": None, "lease_until": None} for w, at in work])
+         "lease_owner": None, "lease_until": None} for w, at, _ in work])
 
 
 def recover(session: Session, *, now: datetime, worker: str | None = None, alive: str | None = None) -> int:

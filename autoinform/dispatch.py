@@ -95,7 +95,7 @@ class Dispatcher:
                                              initargs=(cfg.db_thread_nice,))
         weakref.finalize(self, self._db_thread.shutdown, wait=False)
         self._done: list[Done] = []
-        self._deferred: list[tuple[Work, datetime]] = []
+        self._deferred: list[tuple[Work, datetime, str]] = []  # not sent: back to pending at, why
         self._flush_now = asyncio.Event()
         self._wake = asyncio.Event()
         self._stopping = False
@@ -120,6 +120,7 @@ class Dispatcher:
             sys.setswitchinterval(switch_interval)
 
     async def _run(self, stop: asyncio.Event) -> None:
+        self._stopping = False
         recorder = asyncio.create_task(self._recorder(), name="dispatch-recorder")
         workers = [asyncio.create_task(self._worker(ch, q), name=f"send-{ch.value}-{i}")
                    for ch, q in self._queues.items() for i in range(self.limits[ch].concurrency)]
@@ -146,7 +147,6 @@ class Dispatcher:
     async def housekeeping(self) -> None:
         """Leases, provider reports, overdue statuses and campaign ends; run periodically."""
         now = self.clock()
-
         lease = timedelta(seconds=self.rt.settings.dispatch.lease_s)
 
         def sweep(s: Session) -> Sweep:
@@ -218,11 +218,11 @@ class Dispatcher:
                 if not self._stopping:
                     await bucket.acquire()  # may sleep: a stop can come meanwhile
                 if self._stopping:
-                    self._deferred.append((w, self.clock()))
+                    self._deferred.append((w, self.clock(), "engine_stopping"))
                     continue
                 now = self.clock()
                 if not self._open.allows(now):  # checked again at the instant of the attempt (AI-13)
-                    self._deferred.append((w, self.window.next_allowed(now)))
+                    self._deferred.append((w, self.window.next_allowed(now), "window_closed_before_send"))
                     continue
                 result = await self._send(sender, w)
                 self.stats.sent += 1
@@ -231,7 +231,7 @@ class Dispatcher:
                     self._flush_now.set()
             except Exception:  # the worker must outlive one bad item; the item goes back to pending
                 log.exception("dispatch worker failed on an item", extra=self._extra(w))
-                self._deferred.append((w, self.clock()))
+                self._deferred.append((w, self.clock(), "dispatch_error"))
             finally:
                 self._inflight -= 1
 
@@ -272,8 +272,7 @@ class Dispatcher:
 
         def write(s: Session) -> dict[str, int]:
             now = self.clock()
-            deliveries.release(s, deferred, now, "window_closed_before_send" if not self._stopping
-                               else "engine_stopping")
+            deliveries.release(s, deferred, now)
             return deliveries.record(s, done, policies=self.policies, status_timeout_s=timeout)
         counts = await self.in_db(write)
         self.stats.released += len(deferred)

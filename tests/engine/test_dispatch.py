@@ -29,6 +29,7 @@ from autoinform.models import (
     CampaignState,
     Channel,
     Delivery,
+    DeliveryState,
     Outcome,
     StopEntry,
 )
@@ -413,3 +414,42 @@ async def test_database_thread_yields_to_the_event_loop(fast_rt: Runtime) -> Non
     assert nice == min(19, os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) + 7)
     assert during == pytest.approx(0.00025)
     assert sys.getswitchinterval() == before
+
+
+async def test_window_closing_between_claim_and_send_releases_the_rest(fast_rt: Runtime) -> None:
+    """AI-13: the window is checked at the instant each message leaves. Work claimed at 19:59 that
+    reaches its turn after 20:00 is not sent: its attempt ends `window_closed_before_send` and the
+    delivery waits for the next opening (Tuesday 10:00)."""
+    fast_rt.settings.dispatch.email = ChannelLimits(concurrency=1)
+    evening = datetime(2026, 12, 7, 19, 59, tzinfo=AST)
+    people = [Person(f"60000{i}", email=f"w{i}@example.ru") for i in range(3)]
+    b = campaign(fast_rt, people, channels=[Channel.EMAIL], start=evening)
+    clock = Clock(evening)
+    gate = asyncio.Event()
+
+    class Gated(ScriptedChannel):
+        async def send(self, item: Outgoing) -> SendResult:
+            await gate.wait()
+            return await super().send(item)
+
+    email = Gated(Channel.EMAIL)
+    d = Dispatcher(fast_rt, {Channel.EMAIL: email}, SimpleRenderer(), worker="w1", clock=clock)
+    stop = asyncio.Event()
+    task = asyncio.create_task(d.run(stop))
+    try:
+        while d.stats.claimed < 3:
+            await asyncio.sleep(0.01)
+        clock.now = evening + timedelta(minutes=2)  # 20:01: the first send is already under way
+        gate.set()
+        while d.stats.released < 2:
+            await asyncio.sleep(0.01)
+    finally:
+        stop.set()
+        await task
+    assert len(email.sent) == 1
+    with fast_rt.sessions() as s:
+        released = s.scalars(select(Attempt).where(Attempt.reason == "window_closed_before_send")).all()
+        waiting = s.scalars(select(Delivery).where(Delivery.campaign_id == b.campaign_id,
+                                                   Delivery.state == DeliveryState.PENDING)).all()
+    assert len(released) == 2 and all(a.disposition == "not_sent" and a.outcome is None for a in released)
+    assert {d.next_attempt_at for d in waiting} == {datetime(2026, 12, 8, 10, 0, tzinfo=AST)}
