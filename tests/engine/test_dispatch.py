@@ -453,3 +453,37 @@ async def test_window_closing_between_claim_and_send_releases_the_rest(fast_rt: 
                                                    Delivery.state == DeliveryState.PENDING)).all()
     assert len(released) == 2 and all(a.disposition == "not_sent" and a.outcome is None for a in released)
     assert {d.next_attempt_at for d in waiting} == {datetime(2026, 12, 8, 10, 0, tzinfo=AST)}
+
+
+async def test_two_engines_claim_side_by_side_without_sending_twice(fast_rt: Runtime) -> None:
+    """Two dispatchers on one database (FOR UPDATE SKIP LOCKED on PostgreSQL, the write lock on
+    SQLite) share a campaign: every customer gets exactly one message, and both did work."""
+    fast_rt.settings.dispatch.batch_size = 10
+    people = [Person(f"7{i:05d}", email=f"p{i}@example.ru") for i in range(300)]
+    b = campaign(fast_rt, people, channels=[Channel.EMAIL], start=MONDAY_NOON)
+
+    class Slowish(ScriptedChannel):
+        async def send(self, item: Outgoing) -> SendResult:
+            await asyncio.sleep(0.002)
+            return await super().send(item)
+
+    channels = [Slowish(Channel.EMAIL), Slowish(Channel.EMAIL)]
+    engines = [Dispatcher(fast_rt, {Channel.EMAIL: ch}, SimpleRenderer(), worker=f"engine-{i}",
+                          clock=Clock(MONDAY_NOON)) for i, ch in enumerate(channels)]
+    stop = asyncio.Event()
+    tasks = [asyncio.create_task(e.run(stop)) for e in engines]
+    try:
+        for _ in range(500):
+            if sum(sum(e.stats.verdicts.values()) for e in engines) >= len(people):
+                break
+            await asyncio.sleep(0.02)
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks)
+    sent = [item.destination for ch in channels for item in ch.sent]
+    assert sorted(sent) == sorted(p.email for p in people if p.email)  # each exactly once
+    assert all(ch.sent for ch in channels)
+    assert set(states(fast_rt, b.campaign_id).values()) == {("done", "positive", "accepted")}
+    with fast_rt.sessions() as s:
+        workers = set(s.scalars(select(Attempt.worker)))
+    assert workers == {"engine-0", "engine-1"}
