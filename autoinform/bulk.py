@@ -22,18 +22,20 @@ Processor = Callable[[Any], Any] | None
 @dataclass(frozen=True)
 class _Compiled:
     sql: str
-    names: tuple[str, ...]  # bind names in the order the driver takes them
+    binds: tuple[str, ...]  # bind names in the order the driver takes them
+    keys: tuple[str, ...]  # the row key of each bind
     processors: tuple[Processor, ...]
     positional: bool
 
 
 class BulkStatement:
-    """An INSERT or UPDATE whose bind parameters are named after `keys`; run with one mapping
-    (key -> Python value) per row. Keys whose value is the same for every row can be given once."""
+    """An INSERT or UPDATE run with one mapping (key -> Python value) per row; keys whose value is
+    the same for every row can be given once. A row key is its bind name without `bind_prefix`."""
 
-    def __init__(self, stmt: ValuesBase, keys: Sequence[str]) -> None:
+    def __init__(self, stmt: ValuesBase, keys: Sequence[str], *, bind_prefix: str = "") -> None:
         self._stmt = stmt
         self.keys = tuple(keys)
+        self._prefix = bind_prefix
         self._compiled: dict[str, _Compiled] = {}
 
     @classmethod
@@ -46,45 +48,44 @@ class BulkStatement:
         # Bind names must differ from column names in an UPDATE's SET clause.
         stmt = update(table).where(table.c.id == bindparam("_id")).values(
             {c: bindparam(f"_{c}") for c in columns})
-        return cls(stmt, [f"_{c}" for c in columns] + ["_id"])
+        return cls(stmt, [*columns, "id"], bind_prefix="_")
 
     def _for(self, dialect: Dialect) -> _Compiled:
         found = self._compiled.get(dialect.name)
         if found is None:
             compiled = self._stmt.compile(dialect=dialect)
-            names = tuple(compiled.positiontup) if dialect.positional and compiled.positiontup else self.keys
-            if set(names) != set(self.keys):
-                raise ValueError(f"statement binds {sorted(names)}, not {sorted(self.keys)}")
-            processors = tuple(compiled.binds[n].type.dialect_impl(dialect).bind_processor(dialect)
-                               for n in names)
-            found = self._compiled[dialect.name] = _Compiled(compiled.string, names, processors,
+            binds = tuple(compiled.positiontup) if dialect.positional and compiled.positiontup else tuple(
+                compiled.binds)
+            keys = tuple(b.removeprefix(self._prefix) for b in binds)
+            if set(keys) != set(self.keys):
+                raise ValueError(f"statement binds {sorted(keys)}, not {sorted(self.keys)}")
+            processors = tuple(compiled.binds[b].type.dialect_impl(dialect).bind_processor(dialect)
+                               for b in binds)
+            found = self._compiled[dialect.name] = _Compiled(compiled.string, binds, keys, processors,
                                                              bool(dialect.positional))
         return found
 
     def run(self, conn: Connection, rows: Sequence[Mapping[str, Any]],
             same: Mapping[str, Any] | None = None) -> None:
-        """Execute once per row. `rows` give the keys that vary; `same` the ones that do not
-        (converted once). For update_by_id, keys are the column names and "id", unprefixed."""
+        """Execute once per row: `rows` give the keys that vary, `same` those that do not (each
+        converted once)."""
         if not rows:
             return
         c = self._for(conn.dialect)
         same = same or {}
-        prefix = "_" if self.keys[-1] == "_id" else ""
-        fixed: dict[int, Any] = {}
+        template: list[Any] = [None] * len(c.keys)
         varying: list[tuple[int, str, Processor]] = []
-        for i, (name, proc) in enumerate(zip(c.names, c.processors, strict=True)):
-            key = name[len(prefix):]
+        for i, (key, proc) in enumerate(zip(c.keys, c.processors, strict=True)):
             if key in same:
-                fixed[i] = proc(same[key]) if proc else same[key]
+                template[i] = proc(same[key]) if proc is not None else same[key]
             else:
                 varying.append((i, key, proc))
-        template = [fixed.get(i) for i in range(len(c.names))]
         params: list[Any] = []
         for row in rows:
             values = template.copy()
             for i, key, proc in varying:
                 values[i] = proc(row[key]) if proc is not None else row[key]
-            params.append(tuple(values) if c.positional else dict(zip(c.names, values, strict=True)))
+            params.append(tuple(values) if c.positional else dict(zip(c.binds, values, strict=True)))
         cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
             cursor.executemany(c.sql, params)
