@@ -16,6 +16,19 @@ def test_placeholders_literals_and_escaped_braces() -> None:
     assert t.render(lambda ph: f"<{ph.name}>") == "Долг <debt> на <due> {не поле}"
 
 
+def test_repeated_placeholders_and_values_with_braces() -> None:
+    """A value is asked for once per distinct placeholder and goes in verbatim, braces and all."""
+    asked: list[Placeholder] = []
+
+    def value_of(ph: Placeholder) -> str:
+        asked.append(ph)
+        return "{0} {name}" if ph.fmt is None else "long"
+
+    t = Template.parse("{name}, {name}: {name:long} }}}}")
+    assert t.render(value_of) == "{0} {name}, {0} {name}: long }}"
+    assert asked == [Placeholder("name"), Placeholder("name", "long")]
+
+
 @pytest.mark.parametrize(("source", "column"), [
     ("Долг {debt", 6),
     ("Долг debt}", 10),
