@@ -102,6 +102,9 @@ class Variable(_Strict):
     # and checked against that timeline when the list gives it (AI-18).
     timeline: Stage | None = None
     required: bool = True
+    # The value must be later than (greater than) this other variable's: an outage ending before it
+    # starts is a list error, refused rather than sent to every customer on the list.
+    after: str | None = None
     description: str = ""
     default: Any = None
     sample: Any = None  # shown by `scenarios check` and used for its renderings

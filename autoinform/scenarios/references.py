@@ -26,13 +26,37 @@ def problems(spec: ScenarioSpec) -> list[Problem]:
     return [*_variables(spec), *_templates(spec), *_steps(spec), *_kind(spec)]
 
 
+ORDERED = {VarType.DATE, VarType.TIME, VarType.MONEY, VarType.INTEGER, VarType.QUANTITY}
+
+
 def _variables(spec: ScenarioSpec) -> Iterator[Problem]:
-    for name in spec.variables:
+    for name, var in spec.variables.items():
         if name in BUILTINS:
             yield Problem(("variables", name), f"{name!r} is a built-in variable and cannot be redeclared")
         elif not re.fullmatch(NAME_PATTERN, name):
             yield Problem(("variables", name), f"bad variable name {name!r}: lower-case latin letters, "
                                                "digits and '_', starting with a letter")
+        if var.after is not None:
+            other = spec.variables.get(var.after)
+            if other is None or var.after == name:
+                yield Problem(("variables", name, "after"), f"`after` names {var.after!r}, not another "
+                                                            "variable of this scenario")
+            elif other.type is not var.type or var.type not in ORDERED:
+                yield Problem(("variables", name, "after"), f"`after` compares two variables of one ordered "
+                                                            f"type ({', '.join(sorted(ORDERED))}); {name!r} is "
+                                                            f"{var.type}, {var.after!r} is {other.type}")
+            elif _after_chain_returns(spec, name):
+                yield Problem(("variables", name, "after"), f"`after` links {name!r} back to itself")
+
+
+def _after_chain_returns(spec: ScenarioSpec, start: str) -> bool:
+    seen, name = {start}, spec.variables[start].after
+    while name is not None and name in spec.variables:
+        if name in seen:
+            return True
+        seen.add(name)
+        name = spec.variables[name].after
+    return False
 
 
 def templates_of(spec: ScenarioSpec) -> Iterator[tuple[DataPath, Template]]:

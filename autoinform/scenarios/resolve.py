@@ -64,6 +64,16 @@ class Resolver:
             raise self.error(f"bad {vtype} value from {source}: {exc}", name) from None
 
     def _declared(self, name: str, var: Variable) -> Value:
+        value = self._source(name, var)
+        if var.after is not None:
+            earlier = self.get(var.after)
+            if not value > earlier:  # type: ignore[operator]  # `after` links two variables of one ordered type
+                vtype = var.type
+                raise self.error(f"{format_text(vtype, value)} is not after {var.after} "
+                                 f"{format_text(vtype, earlier)}", name)
+        return value
+
+    def _source(self, name: str, var: Variable) -> Value:
         raw = self.recipient.variables.get(name)
         if raw is not None and raw != "":
             value = self._coerce(name, var.type, raw, "the list", var.max_length)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, time
+from datetime import date, datetime, time, timedelta
 from types import MappingProxyType
 from typing import Final
 
@@ -89,7 +89,24 @@ def worst(spec: ScenarioSpec, group: int = 1) -> SampleSet:
             variables[name] = TYPE_WORST[var.type]
         else:
             variables[name] = typical
+    _order_for_after(spec, variables)
     return SampleSet(_recipient(builtins, group, variables), SEND_DATE, notes)
+
+
+def _order_for_after(spec: ScenarioSpec, variables: dict[str, object]) -> None:
+    """Worst values are equal per type, which `after` refuses: step each earlier value down by one
+    unit (one minute, day or kopeck), which keeps its written length."""
+    for _ in spec.variables:  # `after` chains are acyclic (references.py): this many passes settle them
+        for name, var in spec.variables.items():
+            if var.after is None or var.after not in variables:
+                continue
+            later, earlier = variables[name], variables[var.after]
+            if isinstance(later, time) and isinstance(earlier, time) and not later > earlier:
+                variables[var.after] = (datetime.combine(SEND_DATE, later) - timedelta(minutes=1)).time()
+            elif isinstance(later, date) and isinstance(earlier, date) and not later > earlier:
+                variables[var.after] = later - timedelta(days=1)
+            elif isinstance(later, int) and isinstance(earlier, int) and not later > earlier:
+                variables[var.after] = later - 1
 
 
 def _recipient(builtins: Mapping[str, Value], group: int, variables: dict[str, object]) -> Recipient:

@@ -62,6 +62,12 @@ def test_ai3_valid_minimal_scenario_loads(write_scenario: WriteScenario) -> None
     ("    required: false\n", "", "  due:", "variables.due", "set `required: false`"),
     ("    type: money\n", "    type: quantity\n", "  debt:", "variables.debt", "`unit` is required"),
     ("  confirm_key: 1\n", "  confirm_key: 0\n", "phone:", "phone", "must differ"),
+    ("    required: false\n", "    required: false\n    after: debt\n", "after: debt", "variables.due.after",
+     "one ordered type"),
+    ("    required: false\n", "    required: false\n    after: paid_on\n", "after: paid_on",
+     "variables.due.after", "not another variable"),
+    ("    required: false\n", "    required: false\n    after: due\n", "after: due", "variables.due.after",
+     "not another variable"),
 ])
 def test_ai3_errors_name_file_line_and_field(write_scenario: WriteScenario, old: str, new: str,
                                              needle: str, field: str, message: str) -> None:

@@ -7,9 +7,9 @@ from datetime import date
 import pytest
 
 from autoinform.content import EmailContent, PhoneContent, SmsContent
-from autoinform.errors import RenderError
+from autoinform.errors import RenderError, ScenarioError
 from autoinform.models import Channel
-from autoinform.scenarios import Scenario, load_scenario, render, render_email, render_phone, render_sms
+from autoinform.scenarios import Scenario, load_scenario, render, render_email, render_phone, render_sms, samples
 from tests.scenarios.builders import MINIMAL, WriteScenario, customer
 
 SEND = date(2026, 12, 1)  # Tuesday
@@ -178,3 +178,52 @@ def test_channel_errors(warn: Scenario) -> None:
     content = render(warn, "sms", customer(hotline_phone="88005550000"), send_date=SEND)
     assert isinstance(content, SmsContent)
     assert not isinstance(content, EmailContent)
+
+
+OUTAGE = """\
+name: outage
+title: Отключение
+kind: planned_outage
+variables:
+  outage_date:
+    type: date
+  start_time:
+    type: time
+  end_time:
+    type: time
+    after: start_time
+sms:
+  text: "{outage_date} с {start_time} до {end_time} отключение по адресу {address}"
+"""
+
+
+@pytest.fixture
+def outage(write_scenario: WriteScenario) -> Scenario:
+    return load_scenario(write_scenario(OUTAGE, name="outage"))
+
+
+def test_end_after_start_renders(outage: Scenario) -> None:
+    sms = render_sms(outage, customer(outage_date="08.12.2026", start_time="09:00", end_time="17:00"), send_date=SEND)
+    assert sms.text.startswith("08.12.2026 с 09:00 до 17:00 отключение")
+
+
+@pytest.mark.parametrize("end", ["09:00", "08:30"])
+def test_end_not_after_start_is_a_render_error(outage: Scenario, end: str) -> None:
+    """AI-16: swapped or equal times are a list error, refused for this row rather than sent."""
+    with pytest.raises(RenderError) as exc:
+        render_sms(outage, customer(outage_date="08.12.2026", start_time="09:00", end_time=end), send_date=SEND)
+    assert exc.value.field == "end_time"
+    assert f"{end} is not after start_time 09:00" in str(exc.value)
+
+
+def test_after_cycle_is_refused_at_load(write_scenario: WriteScenario) -> None:
+    text = OUTAGE.replace("  start_time:\n    type: time\n", "  start_time:\n    type: time\n    after: end_time\n")
+    with pytest.raises(ScenarioError) as exc:
+        load_scenario(write_scenario(text, name="outage"))
+    assert "back to itself" in str(exc.value)
+
+
+def test_worst_case_sample_keeps_after_ordered(outage: Scenario) -> None:
+    """`scenarios check` renders the worst case; equal worst times must not fail the `after` rule."""
+    sms = render_sms(outage, samples.worst(outage.spec).recipient, send_date=SEND)
+    assert "с 23:58 до 23:59" in sms.text
