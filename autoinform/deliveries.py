@@ -314,6 +314,9 @@ class Done:
     work: Work
     result: SendResult
     ended_at: datetime
+    # When the send began; the attempt was recorded at claim time, and a queue of slow calls can
+    # lie between the two. None keeps the claim instant.
+    started_at: datetime | None = None
 
 
 def record(session: Session, done: Iterable[Done], *, policies: dict[Channel, RetryPolicy],
@@ -327,7 +330,8 @@ def record(session: Session, done: Iterable[Done], *, policies: dict[Channel, Re
         w, res, now = d.work, d.result, d.ended_at
         attempt_rows.append({"id": w.attempt_id, "ended_at": now, "outcome": res.outcome,
                              "reason": res.reason, "retry": res.retry, "provider_id": res.provider_id,
-                             "disposition": res.disposition[:64], "detail": res.detail})
+                             "disposition": res.disposition[:64], "detail": res.detail}
+                            | ({"started_at": d.started_at} if d.started_at is not None else {}))
         decision = policies[w.channel].decide(res, attempts_done=w.attempts_done + 1, now=now,
                                               end_at=w.end_at, has_fallback=w.has_fallback)
         counts[decision.verdict.value] += 1

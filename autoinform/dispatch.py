@@ -226,7 +226,7 @@ class Dispatcher:
                     continue
                 result = await self._send(sender, w)
                 self.stats.sent += 1
-                self._done.append(Done(w, result, self.clock()))
+                self._done.append(Done(w, result, self.clock(), started_at=now))
                 if len(self._done) >= 200:
                     self._flush_now.set()
             except Exception:  # the worker must outlive one bad item; the item goes back to pending

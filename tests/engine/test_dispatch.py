@@ -10,7 +10,7 @@ import asyncio
 import os
 import sys
 import threading
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -367,6 +367,11 @@ async def test_housekeeping_renews_the_leases_of_queued_work(fast_rt: Runtime) -
         stop.set()
         await task
     assert set(states(fast_rt, b.campaign_id).values()) == {("done", "positive", "accepted")}
+    # AI-2: an attempt starts when it leaves, not when it was claimed: the four sends under way at
+    # noon started then, the eight queued behind them 45 s later.
+    with fast_rt.sessions() as s:
+        started = Counter(s.scalars(select(Attempt.started_at)))
+    assert started == {MONDAY_NOON: 4, MONDAY_NOON + timedelta(seconds=45): 8}
 
 
 async def test_a_row_that_cannot_be_rendered_ends_negative_with_its_attempt(fast_rt: Runtime) -> None:
