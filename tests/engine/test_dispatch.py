@@ -71,6 +71,20 @@ class ScriptedChannel:
     async def close(self) -> None: ...
 
 
+class Gated(ScriptedChannel):
+    """Holds every send until `gate` opens; `waiting` counts the sends begun (their instant taken)."""
+
+    def __init__(self, channel: Channel, gate: asyncio.Event) -> None:
+        super().__init__(channel)
+        self.gate = gate
+        self.waiting = 0
+
+    async def send(self, item: Outgoing) -> SendResult:
+        self.waiting += 1
+        await self.gate.wait()
+        return await super().send(item)
+
+
 @pytest.fixture
 def fast_rt(rt: Runtime) -> Runtime:
     rt.settings.dispatch = DispatchSettings(
@@ -100,6 +114,14 @@ async def drive(d: Dispatcher, until: Callable[[], bool], clock: Clock | None = 
     finally:
         stop.set()
         await task
+
+
+async def until(condition: Callable[[], bool], seconds: float = 10.0) -> None:
+    for _ in range(int(seconds / 0.01)):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("condition not reached in time")
 
 
 def states(rt: Runtime, campaign_id: int) -> dict[str, tuple[str, str | None, str | None]]:
@@ -339,29 +361,19 @@ async def test_housekeeping_renews_the_leases_of_queued_work(fast_rt: Runtime) -
     clock = Clock(MONDAY_NOON)
     gate = asyncio.Event()
 
-    class Slow(ScriptedChannel):
-        async def send(self, item: Outgoing) -> SendResult:
-            await gate.wait()
-            return await super().send(item)
-
-    d = Dispatcher(fast_rt, {Channel.EMAIL: Slow(Channel.EMAIL)}, SimpleRenderer(), worker="w1", clock=clock)
+    email = Gated(Channel.EMAIL, gate)
+    d = Dispatcher(fast_rt, {Channel.EMAIL: email}, SimpleRenderer(), worker="w1", clock=clock)
     stop = asyncio.Event()
     task = asyncio.create_task(d.run(stop))
     try:
-        for _ in range(100):
-            await asyncio.sleep(0.02)
-            if d.stats.claimed == len(people):
-                break
+        await until(lambda: d.stats.claimed == len(people) and email.waiting == 4)  # four sends under way
         clock.now += timedelta(seconds=45)
         await d.housekeeping()
         with fast_rt.sessions() as s:
             leases = set(s.scalars(select(Delivery.lease_until).where(Delivery.campaign_id == b.campaign_id)))
         assert leases == {clock.now + timedelta(seconds=60)}
         gate.set()
-        for _ in range(100):
-            if all_done(fast_rt, b.campaign_id)():
-                break
-            await asyncio.sleep(0.02)
+        await until(all_done(fast_rt, b.campaign_id))
     finally:
         gate.set()
         stop.set()
@@ -432,22 +444,15 @@ async def test_window_closing_between_claim_and_send_releases_the_rest(fast_rt: 
     clock = Clock(evening)
     gate = asyncio.Event()
 
-    class Gated(ScriptedChannel):
-        async def send(self, item: Outgoing) -> SendResult:
-            await gate.wait()
-            return await super().send(item)
-
-    email = Gated(Channel.EMAIL)
+    email = Gated(Channel.EMAIL, gate)
     d = Dispatcher(fast_rt, {Channel.EMAIL: email}, SimpleRenderer(), worker="w1", clock=clock)
     stop = asyncio.Event()
     task = asyncio.create_task(d.run(stop))
     try:
-        while d.stats.claimed < 3:
-            await asyncio.sleep(0.01)
+        await until(lambda: d.stats.claimed == 3 and email.waiting == 1)
         clock.now = evening + timedelta(minutes=2)  # 20:01: the first send is already under way
         gate.set()
-        while d.stats.released < 2:
-            await asyncio.sleep(0.01)
+        await until(lambda: d.stats.released == 2)
     finally:
         stop.set()
         await task
@@ -478,10 +483,7 @@ async def test_two_engines_claim_side_by_side_without_sending_twice(fast_rt: Run
     stop = asyncio.Event()
     tasks = [asyncio.create_task(e.run(stop)) for e in engines]
     try:
-        for _ in range(500):
-            if sum(sum(e.stats.verdicts.values()) for e in engines) >= len(people):
-                break
-            await asyncio.sleep(0.02)
+        await until(lambda: sum(sum(e.stats.verdicts.values()) for e in engines) >= len(people))
     finally:
         stop.set()
         await asyncio.gather(*tasks)
