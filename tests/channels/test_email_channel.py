@@ -330,7 +330,7 @@ async def test_a_server_that_stops_answering_costs_one_deadline(silent_at: bytes
     """AI-14: a transaction that hangs ends at the SMTP timeout as a retryable failure; the
     connection is dropped (its late reply must not pair with the next command)."""
     async with ScriptedSmtp(silent_at=silent_at) as peer:
-        ch = EmailChannel(SmtpSettings(host="127.0.0.1", port=peer.port, timeout=0.3, pool_size=1,
+        ch = EmailChannel(SmtpSettings(host="127.0.0.1", port=peer.port, timeout=1.0, pool_size=1,
                                        sender="info@energo.example.ru"), local_hostname="t")
         await ch.start()
         result = await ch.send(item("a@example.ru"))
