@@ -7,11 +7,12 @@ AI-13 (window at the instant of each attempt), AI-14 (positive/negative with rea
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sys
 import threading
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -99,9 +100,7 @@ def fast_rt(rt: Runtime) -> Runtime:
 async def drive(d: Dispatcher, until: Callable[[], bool], clock: Clock | None = None,
                 step: timedelta = timedelta(0), rounds: int = 200) -> None:
     """Run the dispatcher until `until()` holds, advancing the clock by `step` between rounds."""
-    stop = asyncio.Event()
-    task = asyncio.create_task(d.run(stop))
-    try:
+    async with running(d):
         for _ in range(rounds):
             await asyncio.sleep(0.02)
             await d.housekeeping()
@@ -111,9 +110,21 @@ async def drive(d: Dispatcher, until: Callable[[], bool], clock: Clock | None = 
                 clock.now += step
                 d.wake()
         raise AssertionError("dispatcher did not reach the expected state")
+
+
+@contextlib.asynccontextmanager
+async def running(*dispatchers: Dispatcher, release: asyncio.Event | None = None) -> AsyncIterator[None]:
+    """The dispatchers run inside the block; leaving it stops them and re-raises what they raised.
+    `release` is opened first, so no send is left waiting on a gate."""
+    stop = asyncio.Event()
+    tasks = [asyncio.create_task(d.run(stop)) for d in dispatchers]
+    try:
+        yield
     finally:
+        if release is not None:
+            release.set()
         stop.set()
-        await task
+        await asyncio.gather(*tasks)
 
 
 async def until(condition: Callable[[], bool], seconds: float = 10.0) -> None:
@@ -363,9 +374,7 @@ async def test_housekeeping_renews_the_leases_of_queued_work(fast_rt: Runtime) -
 
     email = Gated(Channel.EMAIL, gate)
     d = Dispatcher(fast_rt, {Channel.EMAIL: email}, SimpleRenderer(), worker="w1", clock=clock)
-    stop = asyncio.Event()
-    task = asyncio.create_task(d.run(stop))
-    try:
+    async with running(d, release=gate):
         await until(lambda: d.stats.claimed == len(people) and email.waiting == 4)  # four sends under way
         clock.now += timedelta(seconds=45)
         await d.housekeeping()
@@ -374,10 +383,6 @@ async def test_housekeeping_renews_the_leases_of_queued_work(fast_rt: Runtime) -
         assert leases == {clock.now + timedelta(seconds=60)}
         gate.set()
         await until(all_done(fast_rt, b.campaign_id))
-    finally:
-        gate.set()
-        stop.set()
-        await task
     assert set(states(fast_rt, b.campaign_id).values()) == {("done", "positive", "accepted")}
     # AI-2: an attempt starts when it leaves, not when it was claimed: the four sends under way at
     # noon started then, the eight queued behind them 45 s later.
@@ -421,13 +426,10 @@ async def test_database_thread_yields_to_the_event_loop(fast_rt: Runtime) -> Non
     fast_rt.settings.dispatch.switch_interval_ms = 0.25
     before = sys.getswitchinterval()
     d = Dispatcher(fast_rt, {}, SimpleRenderer(), worker="w1", clock=Clock(MONDAY_NOON))
-    stop = asyncio.Event()
-    task = asyncio.create_task(d.run(stop))
-    await asyncio.sleep(0.05)
-    nice = await d.in_db(lambda s: os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
-    during = sys.getswitchinterval()
-    stop.set()
-    await task
+    async with running(d):
+        await asyncio.sleep(0.05)
+        nice = await d.in_db(lambda s: os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+        during = sys.getswitchinterval()
     assert nice == min(19, os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) + 7)
     assert during == pytest.approx(0.00025)
     assert sys.getswitchinterval() == before
@@ -446,16 +448,11 @@ async def test_window_closing_between_claim_and_send_releases_the_rest(fast_rt: 
 
     email = Gated(Channel.EMAIL, gate)
     d = Dispatcher(fast_rt, {Channel.EMAIL: email}, SimpleRenderer(), worker="w1", clock=clock)
-    stop = asyncio.Event()
-    task = asyncio.create_task(d.run(stop))
-    try:
+    async with running(d, release=gate):
         await until(lambda: d.stats.claimed == 3 and email.waiting == 1)
         clock.now = evening + timedelta(minutes=2)  # 20:01: the first send is already under way
         gate.set()
         await until(lambda: d.stats.released == 2)
-    finally:
-        stop.set()
-        await task
     assert len(email.sent) == 1
     with fast_rt.sessions() as s:
         released = s.scalars(select(Attempt).where(Attempt.reason == "window_closed_before_send")).all()
@@ -480,13 +477,8 @@ async def test_two_engines_claim_side_by_side_without_sending_twice(fast_rt: Run
     channels = [Slowish(Channel.EMAIL), Slowish(Channel.EMAIL)]
     engines = [Dispatcher(fast_rt, {Channel.EMAIL: ch}, SimpleRenderer(), worker=f"engine-{i}",
                           clock=Clock(MONDAY_NOON)) for i, ch in enumerate(channels)]
-    stop = asyncio.Event()
-    tasks = [asyncio.create_task(e.run(stop)) for e in engines]
-    try:
+    async with running(*engines):
         await until(lambda: sum(sum(e.stats.verdicts.values()) for e in engines) >= len(people))
-    finally:
-        stop.set()
-        await asyncio.gather(*tasks)
     sent = [item.destination for ch in channels for item in ch.sent]
     assert sorted(sent) == sorted(p.email for p in people if p.email)  # each exactly once
     assert all(ch.sent for ch in channels)
