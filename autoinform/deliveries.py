@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol, cast
@@ -320,8 +320,12 @@ class Done:
 
 
 def record(session: Session, done: Iterable[Done], *, policies: dict[Channel, RetryPolicy],
-           status_timeout_s: float) -> dict[str, int]:
-    """Write results of sent work and move each delivery on; returns counts by verdict."""
+           status_timeout_s: float | Mapping[Channel, float]) -> dict[str, int]:
+    """Write results of sent work and move each delivery on; returns counts by verdict.
+
+    `status_timeout_s` (one figure, or one per channel) is how long a handed-over message waits
+    for its provider's final status before it is polled; never past its campaign's end."""
+    timeouts = status_timeout_s if isinstance(status_timeout_s, Mapping) else defaultdict(lambda: status_timeout_s)
     counts: dict[str, int] = defaultdict(int)
     attempt_rows: list[dict[str, Any]] = []
     delivery_rows: list[dict[str, Any]] = []
@@ -341,8 +345,8 @@ def record(session: Session, done: Iterable[Done], *, policies: dict[Channel, Re
             row |= {"state": DeliveryState.DONE, "outcome": Outcome.POSITIVE, "reason": res.reason,
                     "finished_at": now, "attempts": w.attempts_done + 1}
         elif decision.verdict is Verdict.AWAIT:
-            row |= {"state": DeliveryState.AWAITING, "attempts": w.attempts_done + 1,
-                    "lease_until": now + timedelta(seconds=status_timeout_s)}
+            deadline = min(now + timedelta(seconds=timeouts[w.channel]), max(now, w.end_at))
+            row |= {"state": DeliveryState.AWAITING, "attempts": w.attempts_done + 1, "lease_until": deadline}
         elif decision.verdict is Verdict.RETRY:
             row |= {"state": DeliveryState.PENDING, "next_attempt_at": decision.next_attempt_at,
                     "attempts": w.attempts_done + 1}

@@ -268,7 +268,7 @@ class Dispatcher:
         deferred, self._deferred = self._deferred, []
         if not done and not deferred:
             return
-        timeout = self.rt.settings.twilio.status_timeout_s
+        timeout = self._status_timeouts()
 
         def write(s: Session) -> dict[str, int]:
             now = self.clock()
@@ -282,6 +282,12 @@ class Dispatcher:
             self.wake()
 
     # --- provider status ----------------------------------------------------------------------
+
+    def _status_timeouts(self) -> dict[Channel, float]:
+        """How long each channel's handed-over messages wait for a final status before a poll: the
+        channel's own `status_timeout_s` (e-mail: the bounce quiet period), else Twilio's setting."""
+        default = self.rt.settings.twilio.status_timeout_s
+        return {ch: float(getattr(self.senders.get(ch), "status_timeout_s", default)) for ch in self.limits}
 
     async def _poll(self, delivery_id: int, channel: Channel, provider_id: str, now: datetime) -> None:
         sender = self.senders.get(channel)
