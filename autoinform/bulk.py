@@ -50,6 +50,15 @@ class BulkStatement:
             {c: bindparam(f"_{c}") for c in columns})
         return cls(stmt, [*columns, "id"], bind_prefix="_")
 
+    @classmethod
+    def update_claimed(cls, table: Table, columns: Sequence[str]) -> BulkStatement:
+        """UPDATE ... WHERE id = :id AND state = :claimed_state AND lease_owner = :owner: a write
+        that only the holder of a lease can make (rows carry "id"; give the other two in `same`)."""
+        stmt = update(table).where(table.c.id == bindparam("_id"), table.c.state == bindparam("_claimed_state"),
+                                   table.c.lease_owner == bindparam("_owner")).values(
+            {c: bindparam(f"_{c}") for c in columns})
+        return cls(stmt, [*columns, "id", "claimed_state", "owner"], bind_prefix="_")
+
     def _for(self, dialect: Dialect) -> _Compiled:
         found = self._compiled.get(dialect.name)
         if found is None:
@@ -66,11 +75,11 @@ class BulkStatement:
         return found
 
     def run(self, conn: Connection, rows: Sequence[Mapping[str, Any]],
-            same: Mapping[str, Any] | None = None) -> None:
+            same: Mapping[str, Any] | None = None) -> int:
         """Execute once per row: `rows` give the keys that vary, `same` those that do not (each
-        converted once)."""
+        converted once). Returns the rows matched, summed over the parameter sets."""
         if not rows:
-            return
+            return 0
         c = self._for(conn.dialect)
         same = same or {}
         template: list[Any] = [None] * len(c.keys)
@@ -89,5 +98,6 @@ class BulkStatement:
         cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
             cursor.executemany(c.sql, params)
+            return int(cursor.rowcount)
         finally:
             cursor.close()

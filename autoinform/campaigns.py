@@ -7,12 +7,12 @@ a million-row list costs one statement, not a million objects.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, func, insert, literal, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from autoinform.errors import AutoinformError, CampaignStateError, NotFoundError, PermissionDenied
 from autoinform.models import (
@@ -29,6 +29,7 @@ from autoinform.models import (
     ScenarioVersion,
     utcnow,
 )
+from autoinform.sendgate import CAMPAIGNS, bump
 from autoinform.users import audit, require_role
 
 S = CampaignState
@@ -50,8 +51,16 @@ def _transition(campaign: Campaign, action: str) -> CampaignState:
     new = TRANSITIONS[action].get(campaign.state)
     if new is None:
         raise CampaignStateError(campaign.id, campaign.state.value, action)
-    campaign.state = new
+    _set_state(campaign, new)
     return new
+
+
+def _set_state(campaign: Campaign, new: CampaignState) -> None:
+    """Every state change is counted, so a message about to leave sees it (sendgate.py)."""
+    session = object_session(campaign)
+    if session is not None:
+        bump(session, CAMPAIGNS)
+    campaign.state = new
 
 
 def get(session: Session, campaign_id: int, *, lock: bool = False) -> Campaign:
@@ -115,13 +124,23 @@ def approve(session: Session, campaign_id: int, actor: str) -> Campaign:
     return campaign
 
 
-def start(session: Session, campaign_id: int, actor: str, now: datetime | None = None) -> int:
-    """Schedule an approved campaign: one pending delivery per list row. Returns how many."""
+def start(session: Session, campaign_id: int, actor: str, now: datetime | None = None, *,
+          unavailable: Mapping[Channel, str] | None = None) -> int:
+    """Schedule an approved campaign: one pending delivery per list row. Returns how many.
+
+    `unavailable`: channels the installation cannot send on, with why (channels.unavailable_channels);
+    a chain naming one is refused here, not failed customer by customer (issue 8 item 3)."""
     require_role(session, actor, Role.SPECIALIST, Role.MANAGER)
     now = now or utcnow()
     campaign = get(session, campaign_id, lock=True)
     if campaign.end_at <= now:
         raise AutoinformError(f"campaign {campaign.id} ended at {campaign.end_at.isoformat()}")
+    unavailable = unavailable or {}
+    blocked = [f"{c}: {unavailable[Channel(c)]}" for c in campaign.channels if Channel(c) in unavailable]
+    if blocked:
+        raise AutoinformError(f"campaign {campaign.id} cannot start: its channels include one this installation "
+                              f"cannot send on ({'; '.join(blocked)}). Complete the settings, or form the "
+                              "campaign without that channel")
     _transition(campaign, "schedule")
     first = max(campaign.start_at, now)
     rows = select(
@@ -165,7 +184,7 @@ def resume(session: Session, campaign_id: int, actor: str) -> Campaign:
     target = TRANSITIONS["resume"].get(campaign.state)
     if target is S.RUNNING and campaign.start_at > utcnow():
         target = S.SCHEDULED  # paused before its start: back to waiting for it
-        campaign.state = target
+        _set_state(campaign, target)
     else:
         _transition(campaign, "resume")
     audit(session, actor, "campaign.resume", "campaign", campaign.id)

@@ -116,10 +116,32 @@ class DispatchSettings(BaseModel):
     db_thread_nice: int = Field(19, ge=0, le=39)
     switch_interval_ms: float = Field(0.5, gt=0, le=100)
     lease_s: float = Field(300.0, gt=0)
+    # Leases of work in flight are renewed on their own timer, this often (default: a third of the
+    # lease), whatever else the engine is doing; a send never leaves within `lease_margin_s` of a
+    # lease's end, so clock skew between engines cannot make two senders (issue 8 item 2).
+    lease_renew_s: float | None = Field(None, gt=0)
+    lease_margin_s: float = Field(5.0, ge=0)
     poll_interval_s: float = Field(1.0, gt=0)
+    # Housekeeping asks providers for overdue statuses side by side, all of them within this budget;
+    # those not answered by then are asked again at a later run.
+    status_poll_concurrency: int = Field(8, ge=1)
+    status_poll_budget_s: float = Field(20.0, gt=0)
     email: ChannelLimits = ChannelLimits(concurrency=8)
     sms: ChannelLimits = ChannelLimits(concurrency=4, rate_per_s=10)
     phone: ChannelLimits = ChannelLimits(concurrency=30)
+
+    @model_validator(mode="after")
+    def _lease_timing(self) -> DispatchSettings:
+        if self.lease_margin_s * 2 >= self.lease_s:
+            raise ValueError(f"dispatch.lease_margin_s ({self.lease_margin_s}) must be under half of "
+                             f"dispatch.lease_s ({self.lease_s})")
+        if self.lease_renew_s is not None and self.lease_renew_s >= self.lease_s - self.lease_margin_s:
+            raise ValueError("dispatch.lease_renew_s must be shorter than the lease less its margin")
+        return self
+
+    @property
+    def renew_every_s(self) -> float:
+        return self.lease_renew_s or self.lease_s / 3
 
 
 class WebSettings(BaseModel):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol, cast
@@ -71,6 +71,10 @@ class Work:
     attempts_done: int  # on this channel, before this attempt
     chain_index: int
     has_fallback: bool
+    # What the send gate compares at the instant of sending (sendgate.py).
+    account: str = ""
+    list_created: datetime | None = None
+    stops_seen: int = 0  # the stop list's highest id when this work was claimed
 
 
 @dataclass
@@ -78,6 +82,15 @@ class ClaimReport:
     work: list[Work] = field(default_factory=list)
     deferred: int = 0  # outside the informing window: moved to the next opening
     finalized: dict[str, int] = field(default_factory=lambda: defaultdict(int))  # reason → count
+    # Routed to a channel this engine cannot send on: left pending for an engine that can, or for
+    # the settings to be completed (issue 8 item 3). Channel → count.
+    unavailable: dict[Channel, int] = field(default_factory=lambda: defaultdict(int))
+    lease_until: datetime | None = None
+    stops_seen: int = 0
+
+
+# How long work routed to a channel this engine cannot send on waits before it is looked at again.
+CHANNEL_WAIT = timedelta(seconds=60)
 
 
 def content_text(content: Content) -> str:
@@ -158,8 +171,9 @@ _VARIABLES = select(ListRow.id, ListRow.variables).where(_in_ids(ListRow.id))
 _CONTACTS = (select(ContactPoint.customer_id, ContactPoint.channel, ContactPoint.value, ContactPoint.line_type,
                     ContactPoint.source, ContactPoint.consent, ContactPoint.opted_out_at)
              .where(_in_ids(ContactPoint.customer_id)))
-_STOPPED = (select(StopEntry.account, func.max(StopEntry.created_at))
-            .where(_in_ids(StopEntry.account)).group_by(StopEntry.account))
+_STOPPED = (select(StopEntry.account, StopEntry.created_at, StopEntry.reason)
+            .where(_in_ids(StopEntry.account)).order_by(StopEntry.id))
+_STOPS_SEEN = select(func.coalesce(func.max(StopEntry.id), 0))
 _LATEST = (select(Attempt.delivery_id, func.max(Attempt.id).label("aid"))
            .where(_in_ids(Attempt.delivery_id)).group_by(Attempt.delivery_id))
 _LATEST_SUB = _LATEST.subquery()
@@ -180,15 +194,20 @@ def _campaign_facts(conn: Connection, campaign_ids: set[int]) -> dict[int, _Camp
 
 
 def claim(session: Session, *, now: datetime, limit: int, worker: str, lease_s: float,
-          window: InformingWindow, renderer: Renderer) -> ClaimReport:
+          window: InformingWindow, renderer: Renderer, sendable: Collection[Channel] | None = None) -> ClaimReport:
     """Lease up to `limit` due deliveries, route and render them, and record their attempts.
 
-    Works on plain rows through the session's Core connection and writes in bulk: ORM objects
-    and per-row result processing here cost more than the sending.
+    `sendable`: the channels this engine can send on (None: all); work routed to another channel
+    stays pending. Works on plain rows through the session's Core connection and writes in bulk:
+    ORM objects and per-row result processing here cost more than the sending.
     """
     report = ClaimReport()
     conn = session.connection()
-    leased = _lease(conn, now, limit, worker, now + timedelta(seconds=lease_s))
+    # First: a stop entry committed after this read is newer than `stops_seen`, and the send gate
+    # looks for exactly those.
+    report.stops_seen = int(conn.execute(_STOPS_SEEN).scalar_one())
+    report.lease_until = now + timedelta(seconds=lease_s)
+    leased = _lease(conn, now, limit, worker, report.lease_until)
     if not leased:
         return report
     ids = [d.id for d in leased]
@@ -206,16 +225,16 @@ def claim(session: Session, *, now: datetime, limit: int, worker: str, lease_s: 
     changes: list[dict[str, Any]] = []
     attempts: list[dict[str, Any]] = []  # closed at once (render errors)
     opened: list[dict[str, Any]] = []  # about to be sent: what differs per row; the rest is `same`
-    pending: list[tuple[int, int, Route, Content, str, datetime, int]] = []
+    pending: list[tuple[int, int, Route, Content, str, datetime, int, str]] = []
     for d in leased:
         delivery_id, chain_index, attempts_done, campaign_id = d.id, d.channel_index, d.attempts, d.campaign_id
         facts = campaigns_by_id[campaign_id]
         end_at = facts.end_at
         account, name, group, address, preferred, division = people[d.customer_id]
-        stop_at = stopped.get(account)
-        if stop_at is not None and stop_at >= facts.list_created:
-            changes.append(_finished(delivery_id, Outcome.NEGATIVE, "paid", now))
-            report.finalized["paid"] += 1
+        stop_reason = next((reason for at, reason in stopped.get(account, ()) if at >= facts.list_created), None)
+        if stop_reason is not None:
+            changes.append(_finished(delivery_id, Outcome.NEGATIVE, stop_reason, now))
+            report.finalized[stop_reason] += 1
             continue
         if not open_now:
             nxt = window.next_allowed(now)
@@ -230,6 +249,10 @@ def claim(session: Session, *, now: datetime, limit: int, worker: str, lease_s: 
         if r is None:
             changes.append(_finished(delivery_id, Outcome.NEGATIVE, "no_consent", now))
             report.finalized["no_consent"] += 1
+            continue
+        if sendable is not None and r.channel not in sendable:
+            changes.append(_released(delivery_id, now + CHANNEL_WAIT))
+            report.unavailable[r.channel] += 1
             continue
         if r.index != chain_index:
             attempts_done = 0
@@ -248,7 +271,7 @@ def claim(session: Session, *, now: datetime, limit: int, worker: str, lease_s: 
         # deterministic, so a crash before then re-routes the same way.
         opened.append({"delivery_id": delivery_id, "channel": r.channel, "destination": r.destination,
                        "content": content_text(content), "duplicate_of": previous.get(delivery_id)})
-        pending.append((delivery_id, campaign_id, r, content, name, end_at, attempts_done))
+        pending.append((delivery_id, campaign_id, r, content, name, end_at, attempts_done, account))
     if changes:
         _update_by_id(conn, DELIVERIES, changes)
     ids_by_delivery: dict[int, int] = {}
@@ -261,8 +284,10 @@ def claim(session: Session, *, now: datetime, limit: int, worker: str, lease_s: 
         ids_by_delivery = dict(conn.execute(_LATEST, {"ids": [p[0] for p in pending]}).all())
     report.work = [Work(delivery_id=did, attempt_id=ids_by_delivery[did], campaign_id=cid, channel=r.channel,
                         destination=r.destination, content=content, recipient_name=name, end_at=end_at,
-                        attempts_done=done_before, chain_index=r.index, has_fallback=r.has_fallback)
-                   for did, cid, r, content, name, end_at, done_before in pending]
+                        attempts_done=done_before, chain_index=r.index, has_fallback=r.has_fallback,
+                        account=account, list_created=campaigns_by_id[cid].list_created,
+                        stops_seen=report.stops_seen)
+                   for did, cid, r, content, name, end_at, done_before, account in pending]
     return report
 
 
@@ -298,10 +323,13 @@ def _release(delivery: Delivery, at: datetime) -> None:
     _apply(delivery, _released(delivery.id, at))
 
 
-def _stopped_accounts(conn: Connection, accounts: Sequence[str]) -> dict[str, datetime]:
-    if not accounts:
-        return {}
-    return dict(conn.execute(_STOPPED, {"ids": list(set(accounts))}).all())
+def _stopped_accounts(conn: Connection, accounts: Sequence[str]) -> dict[str, list[tuple[datetime, str]]]:
+    """Each account's stop entries, oldest first: (when, reason)."""
+    found: dict[str, list[tuple[datetime, str]]] = defaultdict(list)
+    if accounts:
+        for account, at, reason in conn.execute(_STOPPED, {"ids": list(set(accounts))}).all():
+            found[account].append((at, reason or "paid"))
+    return found
 
 
 def _interrupted_attempts(conn: Connection, delivery_ids: Sequence[int]) -> dict[int, int]:
@@ -320,8 +348,12 @@ class Done:
 
 
 def record(session: Session, done: Iterable[Done], *, policies: dict[Channel, RetryPolicy],
-           status_timeout_s: float | Mapping[Channel, float]) -> dict[str, int]:
+           status_timeout_s: float | Mapping[Channel, float], worker: str) -> dict[str, int]:
     """Write results of sent work and move each delivery on; returns counts by verdict.
+
+    The attempt is written whatever happens (it is the truth of what was sent); the delivery only
+    while `worker` still holds its lease, so an engine that lost a lease never overwrites the
+    engine that took the work over (issue 8 item 2). Such results count as "lease_lost".
 
     `status_timeout_s` (one figure, or one per channel) is how long a handed-over message waits
     for its provider's final status before it is polled; never past its campaign's end."""
@@ -360,7 +392,10 @@ def record(session: Session, done: Iterable[Done], *, policies: dict[Channel, Re
     if attempt_rows:
         conn = session.connection()
         _update_by_id(conn, ATTEMPTS, attempt_rows)
-        _update_by_id(conn, DELIVERIES, delivery_rows)
+        lost = len(delivery_rows) - _update_claimed(conn, delivery_rows, worker)
+        if lost:
+            counts["lease_lost"] = lost
+            log.warning("%d results written to attempts only: their leases were lost to another engine", lost)
     if counts.get(Verdict.AWAIT.value):
         # A provider may report before we record the hand-over (Twilio often does): apply any
         # report already stored for these ids now rather than at the next housekeeping.
@@ -384,16 +419,53 @@ def _update_by_id(conn: Connection, table: Table, rows: list[dict[str, Any]]) ->
         stmt.run(conn, group)
 
 
-def release(session: Session, work: Sequence[tuple[Work, datetime, str]], now: datetime) -> None:
-    """Give back claimed work that was never sent, each with why (shutdown, window closed at the
-    instant of sending): the attempt is closed as not sent, the delivery waits for the given instant."""
-    if not work:
-        return
-    session.execute(update(Attempt), [
-        {"id": w.attempt_id, "ended_at": now, "reason": reason, "disposition": "not_sent"} for w, _, reason in work])
-    session.execute(update(Delivery), [
-        {"id": w.delivery_id, "state": DeliveryState.PENDING, "next_attempt_at": at,
-         "lease_owner": None, "lease_until": None} for w, at, _ in work])
+_CLAIMED_BY: dict[tuple[str, ...], BulkStatement] = {}
+
+
+def _update_claimed(conn: Connection, rows: list[dict[str, Any]], worker: str) -> int:
+    """UPDATE deliveries ... WHERE id = ? AND state = claimed AND lease_owner = worker, per shape of
+    row; returns how many rows were still ours."""
+    shapes: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        shapes[tuple(sorted(row))].append(row)
+    written = 0
+    for keys, group in shapes.items():
+        stmt = _CLAIMED_BY.get(keys)
+        if stmt is None:
+            stmt = _CLAIMED_BY[keys] = BulkStatement.update_claimed(DELIVERIES, [k for k in keys if k != "id"])
+        written += stmt.run(conn, group, same={"owner": worker, "claimed_state": DeliveryState.CLAIMED})
+    return written
+
+
+_CLOSE_UNSENT = (update(Attempt)
+                 .where(Attempt.id == bindparam("_id"), Attempt.ended_at.is_(None))
+                 .values(ended_at=bindparam("_ended_at"), outcome=Outcome.NEGATIVE, reason=bindparam("_reason"),
+                         disposition="not_sent"))
+
+
+def release(session: Session, work: Sequence[tuple[Work, datetime, str]], now: datetime, *, worker: str,
+            finished: Sequence[tuple[Work, str]] = ()) -> int:
+    """Close claimed work that was never sent, each with why. `work` waits again for its instant
+    (engine stopping, window closed, campaign paused); `finished` ends negative with its reason
+    (cancelled, paid, window_closed). The attempt ends negative with disposition `not_sent`, so every
+    attempt a report counts has an outcome (AI-14); the delivery is written only while `worker`
+    holds its lease. Returns how many deliveries were still ours."""
+    if not work and not finished:
+        return 0
+    conn = session.connection()
+    unsent = [(w, reason) for w, _, reason in work] + list(finished)
+    conn.execute(_CLOSE_UNSENT, [{"_id": w.attempt_id, "_ended_at": now, "_reason": reason} for w, reason in unsent])
+    rows = [_released(w.delivery_id, at) for w, at, _ in work]
+    rows += [_finished(w.delivery_id, Outcome.NEGATIVE, reason, now) for w, reason in finished]
+    return _update_claimed(conn, rows, worker)
+
+
+def close_lost(session: Session, work: Sequence[Work], now: datetime) -> None:
+    """Work whose lease another engine took is not sent and its delivery not touched; its open
+    attempt (if the other engine has not closed it as interrupted yet) ends `lease_lost`."""
+    if work:
+        session.connection().execute(_CLOSE_UNSENT, [{"_id": w.attempt_id, "_ended_at": now, "_reason": "lease_lost"}
+                                                      for w in work])
 
 
 def recover(session: Session, *, now: datetime, worker: str | None = None, alive: str | None = None) -> int:
@@ -408,8 +480,11 @@ def recover(session: Session, *, now: datetime, worker: str | None = None, alive
     ids = list(session.scalars(select(Delivery.id).where(Delivery.state == DeliveryState.CLAIMED, cond)))
     if not ids:
         return 0
+    # Interrupted: perhaps sent, perhaps not. Negative (not known to be received), so reports never
+    # count an attempt without an outcome; the next attempt is recorded as a possible duplicate.
     session.execute(update(Attempt).where(Attempt.delivery_id.in_(ids), Attempt.ended_at.is_(None))
-                    .values(ended_at=now, reason="interrupted", disposition="engine_stopped"))
+                    .values(ended_at=now, outcome=Outcome.NEGATIVE, reason="interrupted",
+                            disposition="engine_stopped"))
     session.execute(update(Delivery).where(Delivery.id.in_(ids))
                     .values(state=DeliveryState.PENDING, next_attempt_at=now, lease_owner=None,
                             lease_until=None))
@@ -417,13 +492,21 @@ def recover(session: Session, *, now: datetime, worker: str | None = None, alive
     return len(ids)
 
 
-def renew_leases(session: Session, *, worker: str, until: datetime) -> int:
-    """Extend the leases `worker` holds on claimed work it has not sent yet (a long queue of slow
-    calls can outlast one lease), so no other engine recovers it while it still waits its turn."""
-    result = session.connection().execute(
-        update(Delivery).where(Delivery.state == DeliveryState.CLAIMED, Delivery.lease_owner == worker)
-        .values(lease_until=until))
-    return int(result.rowcount or 0)
+_RENEW = (update(Delivery)
+          .where(Delivery.id.in_(bindparam("ids", expanding=True)), Delivery.state == DeliveryState.CLAIMED,
+                 Delivery.lease_owner == bindparam("worker"))
+          .values(lease_until=bindparam("until"))
+          .returning(Delivery.id))
+
+
+def renew_leases(session: Session, *, worker: str, ids: Sequence[int], until: datetime) -> list[int]:
+    """Extend the leases `worker` still holds on `ids` (claimed work not yet written back: a long
+    queue of slow calls can outlast one lease). Returns the ids renewed; the others were taken by
+    another engine after our lease lapsed, and must not be sent."""
+    if not ids:
+        return []
+    conn = session.connection()
+    return list(conn.execute(_RENEW, {"ids": list(ids), "worker": worker, "until": until}).scalars())
 
 
 def store_status(session: Session, status: ProviderStatus) -> None:

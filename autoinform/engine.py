@@ -18,6 +18,7 @@ from fastapi import APIRouter
 from sqlalchemy import func, select
 
 from autoinform.campaigns import ACTIVE
+from autoinform.channels import unavailable_channels
 from autoinform.channels.base import ChannelSender
 from autoinform.dispatch import Dispatcher
 from autoinform.errors import ConfigError
@@ -34,10 +35,11 @@ def build_senders(rt: Runtime) -> dict[Channel, ChannelSender]:
     """The channels the settings enable. Phone notification calls come with the phone issue."""
     s = rt.settings
     senders: dict[Channel, ChannelSender] = {}
-    if s.smtp.enabled:
+    missing = unavailable_channels(s)
+    if Channel.EMAIL not in missing:
         from autoinform.channels.email import EmailChannel
         senders[Channel.EMAIL] = EmailChannel(s.smtp)
-    if s.twilio.configured:
+    if Channel.SMS not in missing:
         from autoinform.channels.sms import TwilioSmsChannel
         if not s.twilio.status_callback_url:
             from autoinform.channels.twilio_callbacks import status_callback_url

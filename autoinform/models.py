@@ -340,6 +340,17 @@ class StopEntry(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class Generation(Base):
+    """A counter bumped in the same transaction as every change a send must see at its instant
+    (campaign states and ends: "campaigns"; stop-list uploads: "stop_list"). Dispatchers read these
+    few rows before each send and reload only what a changed counter covers (issue 8 item 1)."""
+
+    __tablename__ = "generations"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
 class AuditEntry(Base):
     __tablename__ = "audit_log"
 

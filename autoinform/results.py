@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from autoinform.errors import ImportFileError, NotFoundError
 from autoinform.importing.export import excel_safe
 from autoinform.models import Attempt, Campaign, Customer, Delivery, StopEntry
+from autoinform.sendgate import STOP_LIST, bump
 from autoinform.users import audit
 
 HISTORY_COLUMNS = ("campaign_id", "campaign", "delivery_id", "final_outcome", "final_reason", "attempt_id",
@@ -83,6 +84,7 @@ def read_accounts(path: Path) -> list[str]:
 
 
 def add_stops(session: Session, accounts: Iterable[str], *, reason: str, source: str, actor: str) -> int:
+    bump(session, STOP_LIST)  # first: sends in flight see these entries (sendgate.py)
     n = 0
     for account in accounts:
         session.add(StopEntry(account=account, reason=reason, source=source))

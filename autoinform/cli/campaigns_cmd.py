@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from autoinform import campaigns
+from autoinform.channels import unavailable_channels
 from autoinform.cli.common import console, fail, print_json, runtime
 from autoinform.db import transaction
 from autoinform.errors import AutoinformError
@@ -84,13 +85,17 @@ def approve(campaign_id: int, actor: Actor, as_json: Json = False) -> None:
 
 @app.command("start")
 def start(campaign_id: int, actor: Actor, as_json: Json = False) -> None:
-    """Schedule an approved campaign: deliveries are created; it runs from its start time."""
-    _act(campaigns.start, campaign_id, actor, as_json)
+    """Schedule an approved campaign: deliveries are created; it runs from its start time.
+    Refused when a channel of its chain cannot be sent on with these settings."""
+    with runtime() as rt:
+        with transaction(rt.sessions) as s:
+            campaigns.start(s, campaign_id, actor, unavailable=unavailable_channels(rt.settings))
+        _show(rt, campaign_id, as_json)
 
 
 @app.command("pause")
 def pause(campaign_id: int, actor: Actor, as_json: Json = False) -> None:
-    """Stop claiming new deliveries; what is in flight finishes."""
+    """Nothing more leaves: sends under way finish, queued work goes back to pending until resume."""
     _act(campaigns.pause, campaign_id, actor, as_json)
 
 

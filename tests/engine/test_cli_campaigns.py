@@ -20,6 +20,9 @@ def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     monkeypatch.setenv("AUTOINFORM_VAR_DIR", str(tmp_path / "var"))
     monkeypatch.setenv("AUTOINFORM_SCENARIOS_DIR", str(ROOT / "scenarios"))
     monkeypatch.setenv("AUTOINFORM_AUDIO_DIR", str(ROOT / "audio"))
+    monkeypatch.setenv("AUTOINFORM_TWILIO__ACCOUNT_SID", "AC" + "0" * 32)
+    monkeypatch.setenv("AUTOINFORM_TWILIO__AUTH_TOKEN", "test-token")
+    monkeypatch.setenv("AUTOINFORM_TWILIO__FROM_NUMBER", "+78512000001")
     return tmp_path
 
 
@@ -82,3 +85,25 @@ def test_history_export_needs_a_manager_and_is_formula_safe(env: Path) -> None:
     stop = env / "paid.txt"
     stop.write_text(f"account\n{account}\n", encoding="utf-8")
     assert "1 accounts" in ok("results", "stop", str(stop), "--as", "spec")
+
+
+def test_a_chain_the_installation_cannot_send_on_is_refused_at_start(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 8 item 3 (AI-7, AI-14): without Twilio settings an SMS campaign is refused at start with
+    what is missing, instead of ending every delivery negative "channel not configured"."""
+    sample = env / "s.csv"
+    ok("lists", "sample", str(sample), "--rows", "5", "--bad-share", "0")
+    ok("lists", "import", str(sample), "--name", "Должники")
+    ok("users", "add", "ivanova", "--role", "specialist")
+    ok("users", "add", "petrov", "--role", "manager")
+    created = json.loads(ok("campaigns", "create", "--name", "СМС", "--scenario", "debt_reminder",
+                            "--list", "Должники", "--channels", "sms,email", "--start", "2026-12-07T10:00",
+                            "--end", "2026-12-11T20:00", "--as", "ivanova", "--json"))
+    cid = str(created["id"])
+    ok("campaigns", "approve", cid, "--as", "petrov")
+    monkeypatch.delenv("AUTOINFORM_TWILIO__AUTH_TOKEN")
+    refused = runner.invoke(app, ["campaigns", "start", cid, "--as", "ivanova"])
+    assert refused.exit_code == 1
+    assert "cannot start" in refused.output and "twilio.auth_token" in refused.output
+    assert json.loads(ok("campaigns", "report", cid, "--json"))["state"] == "approved"  # nothing formed
+    monkeypatch.setenv("AUTOINFORM_TWILIO__AUTH_TOKEN", "test-token")
+    assert json.loads(ok("campaigns", "start", cid, "--as", "ivanova", "--json"))["total"] == 5

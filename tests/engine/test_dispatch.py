@@ -273,7 +273,8 @@ async def test_crash_between_send_and_record_marks_possible_duplicate(fast_rt: R
     await drive(d, all_done(fast_rt, b.campaign_id))
     with fast_rt.sessions() as s:
         a1, a2 = s.scalars(select(Attempt).order_by(Attempt.id)).all()
-    assert a1.reason == "interrupted" and a1.outcome is None
+    # issue 8 item 8: an interrupted attempt has an outcome too (negative: not known to be received)
+    assert a1.reason == "interrupted" and a1.outcome is Outcome.NEGATIVE
     assert a2.duplicate_of == a1.id and a2.outcome is Outcome.POSITIVE
 
 
@@ -346,7 +347,7 @@ async def test_work_in_flight_when_cancelled_still_ends_once(fast_rt: Runtime) -
         campaigns.cancel(s, b.campaign_id, "spec")  # the claimed delivery is not pending: untouched
     with db.transaction(fast_rt.sessions) as s:
         deliveries.record(s, [deliveries.Done(work, SendResult(Outcome.NEGATIVE, "temporary_failure", retry=True),
-                                              MONDAY_NOON)], policies=d.policies, status_timeout_s=60)
+                                              MONDAY_NOON)], policies=d.policies, status_timeout_s=60, worker="w1")
     assert states(fast_rt, b.campaign_id)["940001"][0] == "pending"
     await d.housekeeping()
     assert states(fast_rt, b.campaign_id)["940001"] == ("done", "negative", "cancelled")
@@ -364,8 +365,9 @@ async def test_undelivered_sms_without_a_fallback_keeps_its_reason(fast_rt: Runt
     assert states(fast_rt, b.campaign_id)["950001"] == ("done", "negative", "undelivered")
 
 
-async def test_housekeeping_renews_the_leases_of_queued_work(fast_rt: Runtime) -> None:
-    """Work waiting its turn behind slow sends keeps its lease, so no other engine takes it back."""
+async def test_the_lease_keeper_renews_the_leases_of_queued_work(fast_rt: Runtime) -> None:
+    """Work waiting its turn behind slow sends keeps its lease, so no other engine takes it back;
+    renewal is its own job, not housekeeping's (issue 8 item 2)."""
     fast_rt.settings.dispatch.lease_s = 60
     people = [Person(f"2000{i:02d}", email=f"q{i}@example.ru") for i in range(12)]
     b = campaign(fast_rt, people, channels=[Channel.EMAIL], start=MONDAY_NOON)
@@ -377,7 +379,7 @@ async def test_housekeeping_renews_the_leases_of_queued_work(fast_rt: Runtime) -
     async with running(d, release=gate):
         await until(lambda: d.stats.claimed == len(people) and email.waiting == 4)  # four sends under way
         clock.now += timedelta(seconds=45)
-        await d.housekeeping()
+        assert await d.renew_leases() == []
         with fast_rt.sessions() as s:
             leases = set(s.scalars(select(Delivery.lease_until).where(Delivery.campaign_id == b.campaign_id)))
         assert leases == {clock.now + timedelta(seconds=60)}
@@ -458,7 +460,8 @@ async def test_window_closing_between_claim_and_send_releases_the_rest(fast_rt: 
         released = s.scalars(select(Attempt).where(Attempt.reason == "window_closed_before_send")).all()
         waiting = s.scalars(select(Delivery).where(Delivery.campaign_id == b.campaign_id,
                                                    Delivery.state == DeliveryState.PENDING)).all()
-    assert len(released) == 2 and all(a.disposition == "not_sent" and a.outcome is None for a in released)
+    assert len(released) == 2
+    assert all(a.disposition == "not_sent" and a.outcome is Outcome.NEGATIVE for a in released)
     assert {d.next_attempt_at for d in waiting} == {datetime(2026, 12, 8, 10, 0, tzinfo=AST)}
 
 
