@@ -87,7 +87,8 @@ def test_history_export_needs_a_manager_and_is_formula_safe(env: Path) -> None:
     assert "1 accounts" in ok("results", "stop", str(stop), "--as", "spec")
 
 
-def test_a_chain_the_installation_cannot_send_on_is_refused_at_start(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_chain_the_installation_cannot_send_on_is_refused_at_start(env: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """Issue 8 item 3 (AI-7, AI-14): without Twilio settings an SMS campaign is refused at start with
     what is missing, instead of ending every delivery negative "channel not configured"."""
     sample = env / "s.csv"

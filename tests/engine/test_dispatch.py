@@ -21,7 +21,7 @@ from sqlalchemy import select
 
 from autoinform import campaigns, db, deliveries
 from autoinform.channels.base import Outgoing, ProviderStatus, SendResult
-from autoinform.config import ChannelLimits, DispatchSettings
+from autoinform.config import ChannelLimits
 from autoinform.content import Content, Recipient
 from autoinform.dispatch import Dispatcher
 from autoinform.models import (
@@ -35,7 +35,7 @@ from autoinform.models import (
     StopEntry,
 )
 from autoinform.runtime import Runtime
-from tests.engine.builders import Person, SimpleRenderer, campaign, users
+from tests.engine.builders import Person, SimpleRenderer, campaign
 
 AST = ZoneInfo("Europe/Astrakhan")
 MONDAY_NOON = datetime(2026, 12, 7, 12, 0, tzinfo=AST)
@@ -84,17 +84,6 @@ class Gated(ScriptedChannel):
         self.waiting += 1
         await self.gate.wait()
         return await super().send(item)
-
-
-@pytest.fixture
-def fast_rt(rt: Runtime) -> Runtime:
-    rt.settings.dispatch = DispatchSettings(
-        batch_size=50, poll_interval_s=0.01,
-        email=ChannelLimits(concurrency=4, max_attempts=3, retry_delay_s=60),
-        sms=ChannelLimits(concurrency=2, max_attempts=2, retry_delay_s=60),
-        phone=ChannelLimits(concurrency=2))
-    users(rt)
-    return rt
 
 
 async def drive(d: Dispatcher, until: Callable[[], bool], clock: Clock | None = None,

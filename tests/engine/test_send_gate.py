@@ -19,17 +19,7 @@ from autoinform.dispatch import Dispatcher
 from autoinform.models import Attempt, Channel, ContactList, Delivery, DeliveryState, Outcome
 from autoinform.runtime import Runtime
 from tests.engine.builders import Person, SimpleRenderer, campaign
-from tests.engine.test_dispatch import (  # noqa: F401  (fast_rt is a fixture)
-    MONDAY_NOON,
-    Clock,
-    Gated,
-    ScriptedChannel,
-    all_done,
-    fast_rt,
-    running,
-    states,
-    until,
-)
+from tests.engine.test_dispatch import MONDAY_NOON, Clock, Gated, ScriptedChannel, all_done, running, states, until
 
 NOT_SENT = {"pause": ("pending", None, None), "cancel": ("done", "negative", "cancelled"),
             "paid": ("done", "negative", "paid"), "moved_out": ("done", "negative", "moved_out"),

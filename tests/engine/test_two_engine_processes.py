@@ -1,10 +1,11 @@
 """Issue 8 item 2 with two engine processes on one database (SQLite and PostgreSQL).
 
 Engine A claims a campaign whose sends take 0.2 s each, one at a time, so its queue outlasts the 2 s
-lease several times; its housekeeping meanwhile polls SMS reports from a provider that never answers.
-Engine B (e-mail only, so its own housekeeping is never stuck) starts beside it. Before the fix A's leases were renewed only inside housekeeping, which the
-hung polls blocked: B took the queued work back and sent it while A sent it too. Now A's leases are
-renewed on their own timer: every customer gets exactly one message.
+lease twice over; its housekeeping meanwhile polls SMS reports from a provider that never answers.
+Engine B (e-mail only, so its own housekeeping is never stuck) starts beside it. Before the fix A's
+leases were renewed only inside housekeeping, which the hung polls blocked: B took the queued work
+back and sent it while A sent it too. Now A's leases are renewed on their own timer, and every
+customer gets exactly one message.
 """
 
 from __future__ import annotations
