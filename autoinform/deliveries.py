@@ -75,6 +75,7 @@ class Work:
     account: str = ""
     list_created: datetime | None = None
     stops_seen: int = 0  # the stop list's highest id when this work was claimed
+    interrupted: Interrupted | None = None  # the crashed attempt this one may duplicate
 
 
 @dataclass
@@ -177,7 +178,8 @@ _STOPS_SEEN = select(func.coalesce(func.max(StopEntry.id), 0))
 _LATEST = (select(Attempt.delivery_id, func.max(Attempt.id).label("aid"))
            .where(_in_ids(Attempt.delivery_id)).group_by(Attempt.delivery_id))
 _LATEST_SUB = _LATEST.subquery()
-_INTERRUPTED = (select(Attempt.delivery_id, Attempt.id).join(_LATEST_SUB, _LATEST_SUB.c.aid == Attempt.id)
+_INTERRUPTED = (select(Attempt.delivery_id, Attempt.id, Attempt.channel, Attempt.destination, Attempt.started_at)
+                .join(_LATEST_SUB, _LATEST_SUB.c.aid == Attempt.id)
                 .where(Attempt.reason == "interrupted"))
 
 
@@ -269,8 +271,9 @@ def claim(session: Session, *, now: datetime, limit: int, worker: str, lease_s: 
             continue
         # Channel and chain position are written with the result (record): routing is
         # deterministic, so a crash before then re-routes the same way.
+        prev = previous.get(delivery_id)
         opened.append({"delivery_id": delivery_id, "channel": r.channel, "destination": r.destination,
-                       "content": content_text(content), "duplicate_of": previous.get(delivery_id)})
+                       "content": content_text(content), "duplicate_of": prev.attempt_id if prev else None})
         pending.append((delivery_id, campaign_id, r, content, name, end_at, attempts_done, account))
     if changes:
         _update_by_id(conn, DELIVERIES, changes)
@@ -286,7 +289,7 @@ def claim(session: Session, *, now: datetime, limit: int, worker: str, lease_s: 
                         destination=r.destination, content=content, recipient_name=name, end_at=end_at,
                         attempts_done=done_before, chain_index=r.index, has_fallback=r.has_fallback,
                         account=account, list_created=campaigns_by_id[cid].list_created,
-                        stops_seen=report.stops_seen)
+                        stops_seen=report.stops_seen, interrupted=previous.get(did))
                    for did, cid, r, content, name, end_at, done_before, account in pending]
     return report
 
@@ -332,9 +335,21 @@ def _stopped_accounts(conn: Connection, accounts: Sequence[str]) -> dict[str, li
     return found
 
 
-def _interrupted_attempts(conn: Connection, delivery_ids: Sequence[int]) -> dict[int, int]:
-    """The latest attempt of each delivery, where it was interrupted (may have been sent)."""
-    return dict(conn.execute(_INTERRUPTED, {"ids": list(delivery_ids)}).all())
+@dataclass(frozen=True)
+class Interrupted:
+    """A delivery's latest attempt, cut by a crash before its result (or provider id) was written:
+    it may have been sent. The next attempt is recorded as its possible duplicate, and a channel that
+    can ask its provider what was sent (SMS) reconciles instead of sending again."""
+
+    attempt_id: int
+    channel: Channel
+    destination: str
+    started_at: datetime
+
+
+def _interrupted_attempts(conn: Connection, delivery_ids: Sequence[int]) -> dict[int, Interrupted]:
+    return {did: Interrupted(aid, Channel(ch), dest, started)
+            for did, aid, ch, dest, started in conn.execute(_INTERRUPTED, {"ids": list(delivery_ids)}).all()}
 
 
 @dataclass(frozen=True)

@@ -99,6 +99,7 @@ async def test_work_whose_lease_another_engine_took_is_not_sent_nor_overwritten(
     A writes nothing to deliveries that B now holds."""
     fast_rt.settings.dispatch.email = ChannelLimits(concurrency=1)
     fast_rt.settings.dispatch.lease_s = 60
+    fast_rt.settings.dispatch.batch_size = 5  # A, holding five, claims no more: B takes them all
     people = [Person(f"83000{i}", email=f"k{i}@example.ru") for i in range(5)]
     b = campaign(fast_rt, people, channels=[Channel.EMAIL], start=MONDAY_NOON)
     clock = Clock(MONDAY_NOON)
