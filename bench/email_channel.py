@@ -134,7 +134,7 @@ async def _ceiling(port: int, n: int, connections: int) -> Measured:
     # The very bytes the channel sends, made before the timer: only the sending is measured.
     builder = MimeBuilder(SENDER, "Энергосбыт")
     payloads = [(f"c{i}@example.ru", builder.build(to=f"c{i}@example.ru", to_name=nm, content=_content(a, nm, d),
-                                                   message_id=builder.message_id(i, i)).data)
+                                                   message_id=builder.message_id(f"ai{i}.0123456789abcdef")).data)
                 for i, a, nm, d in customers(n)]
     clients = [aiosmtplib.SMTP(hostname="127.0.0.1", port=port, start_tls=False, local_hostname="bench")
                for _ in range(connections)]
