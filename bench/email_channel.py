@@ -178,7 +178,7 @@ async def _channel(port: int, n: int, connections: int) -> Measured:
         for i, account, name, debt in work:
             item = Outgoing(i, i, Channel.EMAIL, f"c{i}@example.ru", _content(account, name, debt), name)
             result = await channel.send(item)
-            failures += result.outcome is not Outcome.POSITIVE
+            failures += result.outcome is Outcome.NEGATIVE  # a relay's 250 is pending (issue 8 item 8)
 
     start, cpu = time.perf_counter(), time.process_time()
     await asyncio.gather(*(worker() for _ in range(connections)))
