@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import imaplib
 import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -199,8 +198,3 @@ async def test_imap_lost_connection_is_reopened_and_wrong_password_is_refused(im
         await bad.open()
     assert err.value.permanent and "wrong" not in str(err.value)
 
-
-def test_dovecot_fixture_leaves_no_files(imap_server: ImapServer) -> None:
-    """The fixture's configuration lives in a temporary folder of its own."""
-    assert imap_server.log.parent.name.startswith("ai-dovecot-")
-    assert shutil.which("dovecot") is not None

@@ -111,3 +111,23 @@ async def test_bounced_customer_moves_to_sms_and_the_rest_end_delivered_no_bounc
                                                                         Delivery.state == DeliveryState.DONE))}
     assert channels == {Channel.EMAIL, Channel.SMS}
     assert email.bounces is not None and email.bounces.counters.final == 2
+
+
+async def test_engine_binds_bounces_to_the_dispatcher_and_schedules_the_scan(fast_rt: Runtime, tmp_path: Path) -> None:
+    """Issue 8 item 8: in `autoinform run` the e-mail channel's bounces go to the dispatcher, and
+    the scheduler reads the bounce mailbox every smtp.bounce_scan_s."""
+    from autoinform.engine import Engine, EngineOptions
+
+    box = tmp_path / "bounces"
+    for d in ("new", "cur", "tmp"):
+        (box / d).mkdir(parents=True)
+    email = EmailChannel(SmtpSettings(bounce_secret=SECRET, bounce_maildir=box, bounce_scan_s=60))
+    engine = Engine(fast_rt, senders={Channel.EMAIL: email}, options=EngineOptions(web=False, ivr=False))
+    drop_bounce(box, "ai1.0000000000000000", "postfix", 1)  # forged: counted, never applied
+    assert await email.scan_bounces()
+    assert email.bounces is not None and email.bounces.counters.forged == 1
+    await engine.scheduler.start()
+    try:
+        assert "bounces-email" in engine.scheduler.jobs()
+    finally:
+        engine.scheduler.shutdown()
