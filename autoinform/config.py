@@ -6,10 +6,12 @@ Secrets are SecretStr so that repr(), logs and `autoinform config show` never pr
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 from datetime import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
@@ -41,6 +43,38 @@ class WindowSettings(BaseModel):
         return self
 
 
+_ADDR_RE = re.compile(r"[A-Za-z0-9!#$%&'*=?^_`{|}~.-]+@[A-Za-z0-9.-]+\.[A-Za-z0-9-]+")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class ImapSettings(BaseModel):
+    """The bounce mailbox on an IMAP server (issue 8 item 8)."""
+
+    host: str
+    port: int = Field(993, ge=1, le=65535)
+    username: str
+    password: SecretStr
+    folder: str = "INBOX"
+    # ssl: TLS from the first byte (993); starttls: upgrade on 143; none: loopback only.
+    tls: Literal["ssl", "starttls", "none"] = "ssl"
+    timeout: float = Field(30.0, gt=0)
+
+    @model_validator(mode="after")
+    def _no_cleartext_password(self) -> ImapSettings:
+        if self.tls == "none" and not _is_loopback(self.host):
+            raise ValueError(f"IMAP without TLS is allowed only on loopback, not {self.host!r}: "
+                             "set tls = \"ssl\" or \"starttls\"")
+        return self
+
+
 class SmtpSettings(BaseModel):
     enabled: bool = True
     host: str = "127.0.0.1"
@@ -53,12 +87,41 @@ class SmtpSettings(BaseModel):
     pool_size: int = Field(8, ge=1, le=256)
     sender: str = "noreply@example.invalid"
     sender_name: str = "Гарантирующий поставщик"
+    # relay: a 2xx means handed to our relay, so the attempt awaits a bounce or the quiet period's
+    # end (delivered_no_bounce); direct: we talk to the recipient's MX, whose 2xx is "accepted".
+    delivery_mode: Literal["relay", "direct"] = "relay"
+    # Envelope sender base for VERP (bounces+ai<attempt>.<mac>@domain); None: MAIL FROM is `sender`
+    # and bounces are matched by the Message-ID they quote.
+    bounce_address: str | None = None
+    # Keys the token in Message-ID and VERP, so a forged bounce cannot fail a delivery.
+    bounce_secret: SecretStr = SecretStr("")
+    quiet_period_s: float = Field(86400.0, gt=0)
+    bounce_maildir: Path | None = None
+    bounce_imap: ImapSettings | None = None
+    bounce_scan_s: float = Field(300.0, gt=0)
 
     @model_validator(mode="after")
     def _one_tls(self) -> SmtpSettings:
         if self.use_tls and self.start_tls:
             raise ValueError("use_tls and start_tls are mutually exclusive")
         return self
+
+    @model_validator(mode="after")
+    def _bounces(self) -> SmtpSettings:
+        if self.bounce_maildir is not None and self.bounce_imap is not None:
+            raise ValueError("bounce_maildir and bounce_imap are mutually exclusive: read bounces from one")
+        if self.bounce_address is not None and (not _ADDR_RE.fullmatch(self.bounce_address)
+                                                or "+" in self.bounce_address):
+            raise ValueError(f"bounce_address {self.bounce_address!r} must be a plain address "
+                             "without '+' (the VERP token is added after a '+')")
+        if self.bounce_mailbox_configured and len(self.bounce_secret.get_secret_value()) < 16:
+            raise ValueError("a bounce mailbox needs bounce_secret of at least 16 characters "
+                             "(it signs the tokens bounces are matched by)")
+        return self
+
+    @property
+    def bounce_mailbox_configured(self) -> bool:
+        return self.bounce_maildir is not None or self.bounce_imap is not None
 
 
 class TwilioSettings(BaseModel):

@@ -75,6 +75,10 @@ class Engine:
         renderer = StoredScenarioRenderer(rt.sessions, rt.settings.tz,
                                           constants=rt.settings.scenario_constants)
         self.dispatcher = Dispatcher(rt, self.senders, renderer)
+        for sender in self.senders.values():  # e-mail bounces become provider reports (issue 8 item 8)
+            bind = getattr(sender, "bind_status_sink", None)
+            if bind is not None:
+                bind(self.dispatcher.on_status)
         self.scheduler = EngineScheduler(self.dispatcher, housekeeping_s=self.options.housekeeping_s,
                                          resync_s=self.options.resync_s)
         self.web_port: int | None = None

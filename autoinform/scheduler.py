@@ -39,6 +39,11 @@ class EngineScheduler:
                           id="housekeeping", replace_existing=True)
         self._aps.add_job(self.resync, IntervalTrigger(seconds=self.resync_s), id="resync",
                           replace_existing=True)
+        for channel, sender in self.dispatcher.senders.items():
+            every, scan = getattr(sender, "bounce_scan_s", None), getattr(sender, "scan_bounces", None)
+            if every and scan:  # a mailbox of bounces to read (e-mail, issue 8 item 8)
+                self._aps.add_job(scan, IntervalTrigger(seconds=every),
+                                  id=f"bounces-{channel.value}", replace_existing=True)
         self._aps.start()
         await self.resync()
 

@@ -134,7 +134,7 @@ async def _ceiling(port: int, n: int, connections: int) -> Measured:
     # The very bytes the channel sends, made before the timer: only the sending is measured.
     builder = MimeBuilder(SENDER, "Энергосбыт")
     payloads = [(f"c{i}@example.ru", builder.build(to=f"c{i}@example.ru", to_name=nm, content=_content(a, nm, d),
-                                                   message_id=builder.message_id(i, i)).data)
+                                                   message_id=builder.message_id(f"ai{i}.0123456789abcdef")).data)
                 for i, a, nm, d in customers(n)]
     clients = [aiosmtplib.SMTP(hostname="127.0.0.1", port=port, start_tls=False, local_hostname="bench")
                for _ in range(connections)]
@@ -178,7 +178,7 @@ async def _channel(port: int, n: int, connections: int) -> Measured:
         for i, account, name, debt in work:
             item = Outgoing(i, i, Channel.EMAIL, f"c{i}@example.ru", _content(account, name, debt), name)
             result = await channel.send(item)
-            failures += result.outcome is not Outcome.POSITIVE
+            failures += result.outcome is Outcome.NEGATIVE  # a relay's 250 is pending (issue 8 item 8)
 
     start, cpu = time.perf_counter(), time.process_time()
     await asyncio.gather(*(worker() for _ in range(connections)))

@@ -46,7 +46,8 @@ class SendResult:
 # Reasons an attempt ends with (AI-14); positive ones first.
 REASONS = (
     "delivered",  # SMS delivery report, e-mail accepted by the receiving server
-    "accepted",  # e-mail 2xx
+    "accepted",  # e-mail 2xx from the recipient's MX (smtp.delivery_mode direct)
+    "delivered_no_bounce",  # e-mail handed to the relay, no bounce within the quiet period
     "heard",  # phone: required part played
     "confirmed",  # phone: confirm key pressed
     "transferred",  # phone: put through to an operator

@@ -11,6 +11,8 @@ No I/O here.
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import re
 import secrets
 import time
@@ -45,6 +47,41 @@ class UnsafeHeaderError(ChannelError):
     def __init__(self, header: str) -> None:
         super().__init__(f"control character in {header}", permanent=True, code="unsafe_header")
         self.header = header
+
+
+# A token names one attempt in both the Message-ID and the VERP return path:
+# "ai<attempt id>.<16 hex of HMAC-SHA256>", so a bounce quoting either is matched to its attempt
+# and one quoting a made-up token is not (issue 8 item 8).
+TOKEN_RE = re.compile(r"ai(\d{1,19})\.([0-9a-f]{16})")
+
+
+class TokenSigner:
+    """Makes and checks attempt tokens; the key never leaves this object."""
+
+    def __init__(self, secret: str) -> None:
+        # Without a configured secret nothing reads bounces (settings require one for a mailbox),
+        # so a per-process key still gives unique, unguessable Message-IDs.
+        self._key = secret.encode("utf-8") if secret else secrets.token_bytes(32)
+
+    def token(self, attempt_id: int) -> str:
+        return f"ai{attempt_id}.{self._mac(attempt_id)}"
+
+    def verify(self, token: str) -> int | None:
+        """The attempt id a token names, or None when it is malformed or not signed by us."""
+        m = TOKEN_RE.fullmatch(token)
+        if m is None:
+            return None
+        attempt_id = int(m.group(1))
+        return attempt_id if hmac.compare_digest(m.group(2), self._mac(attempt_id)) else None
+
+    def _mac(self, attempt_id: int) -> str:
+        return hmac.new(self._key, b"ai%d" % attempt_id, hashlib.sha256).hexdigest()[:16]
+
+
+def verp_address(bounce_address: str, token: str) -> str:
+    """bounces@example.ru + token -> bounces+token@example.ru (the envelope sender, RFC 5321)."""
+    local, _, domain = bounce_address.rpartition("@")
+    return f"{local}+{token}@{domain}"
 
 
 @dataclass(frozen=True)
@@ -176,9 +213,9 @@ class MimeBuilder:
         self._date_second = -1
         self._date = ""
 
-    def message_id(self, delivery_id: int, attempt_id: int) -> str:
-        # The ids let a later bounce be matched to its attempt; the random part keeps it unique.
-        return f"<{secrets.token_hex(8)}.{delivery_id}.{attempt_id}@{self.domain}>"
+    def message_id(self, token: str) -> str:
+        """The token (TokenSigner) lets a bounce quoting this Message-ID be matched to its attempt."""
+        return f"<{token}@{self.domain}>"
 
     def build(self, *, to: str, to_name: str, content: EmailContent, message_id: str) -> MimeMessage:
         """`to` must already be normalised; raises UnsafeHeaderError for CR/LF in subject or name."""

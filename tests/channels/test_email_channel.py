@@ -6,12 +6,13 @@ import asyncio
 import email
 import email.policy
 import email.utils
+import re
 from collections.abc import AsyncIterator
 
 import pytest
 from pydantic import SecretStr
 
-from autoinform.channels.base import Outgoing
+from autoinform.channels.base import Outgoing, SendResult
 from autoinform.channels.email import EmailChannel, classify_reply
 from autoinform.config import SmtpSettings
 from autoinform.content import EmailContent, SmsContent
@@ -29,6 +30,11 @@ def item(destination: str, *, n: int = 1, name: str = "Иванов Иван П�
          content: EmailContent | None = None) -> Outgoing:
     return Outgoing(delivery_id=n, attempt_id=100 + n, channel=Channel.EMAIL, destination=destination,
                     content=content or EmailContent(SUBJECT, TEXT, HTML), recipient_name=name)
+
+
+def handed_over(result: SendResult) -> bool:
+    """The relay took the message (250): the attempt awaits a bounce or the quiet period's end."""
+    return (result.outcome, result.reason) == (None, "pending") and bool(result.provider_id)
 
 
 def settings_for(sink: SmtpSink, **kw: object) -> SmtpSettings:
@@ -50,7 +56,7 @@ async def test_accepted_message_is_positive_and_parses_back(sink: SmtpSink, chan
     """AI-9/AI-14: 250 after DATA is a positive "accepted"; the MIME reads back intact."""
     result = await channel.send(item("ivan.petrov@example.ru"))
 
-    assert (result.outcome, result.reason, result.retry) == (Outcome.POSITIVE, "accepted", False)
+    assert (result.outcome, result.reason, result.retry) == (None, "pending", False)  # relayed: awaits
     assert result.disposition.startswith("250")
     [received] = sink.messages
     assert received.mail_from == "info@energo.example.ru"
@@ -58,8 +64,8 @@ async def test_accepted_message_is_positive_and_parses_back(sink: SmtpSink, chan
     assert b"\r\n" in received.data and b"\n" not in received.data.replace(b"\r\n", b"")
     msg = email.message_from_bytes(received.data, policy=email.policy.default)
     assert msg["Subject"] == SUBJECT
-    assert msg["Message-ID"] == result.provider_id
-    assert result.provider_id is not None and result.provider_id.endswith("@energo.example.ru>")
+    assert result.provider_id is not None and re.fullmatch(r"ai101\.[0-9a-f]{16}", result.provider_id)
+    assert msg["Message-ID"] == f"<{result.provider_id}@energo.example.ru>"
     assert msg["From"].addresses[0].display_name == "Энергосбыт"
     assert msg["From"].addresses[0].addr_spec == "info@energo.example.ru"
     assert msg["To"].addresses[0].display_name == "Иванов Иван Петрович"
@@ -75,7 +81,7 @@ async def test_accepted_message_is_positive_and_parses_back(sink: SmtpSink, chan
 
 async def test_text_only_message_is_a_single_part(sink: SmtpSink, channel: EmailChannel) -> None:
     result = await channel.send(item("a@example.ru", content=EmailContent("Показания", "Передайте показания.")))
-    assert result.outcome is Outcome.POSITIVE
+    assert handed_over(result)
     msg = email.message_from_bytes(sink.messages[0].data, policy=email.policy.default)
     assert msg.get_content_type() == "text/plain"
     assert msg.get_content_charset() == "utf-8"
@@ -85,7 +91,7 @@ async def test_text_only_message_is_a_single_part(sink: SmtpSink, channel: Email
 
 async def test_idn_domain_goes_out_as_punycode(sink: SmtpSink, channel: EmailChannel) -> None:
     result = await channel.send(item("abonent@пример.рф"))
-    assert result.outcome is Outcome.POSITIVE
+    assert handed_over(result)
     assert sink.messages[0].rcpt_tos == ("abonent@xn--e1afmkfd.xn--p1ai",)
 
 
@@ -98,7 +104,7 @@ async def test_4xx_is_retryable_and_the_connection_is_reused(sink: SmtpSink, cha
     assert refused.detail["stage"] == "rcpt"
 
     ok = await channel.send(item("ok@example.ru", n=2))
-    assert ok.outcome is Outcome.POSITIVE
+    assert handed_over(ok)
     assert [m.rcpt_tos for m in sink.messages] == [("ok@example.ru",)]
 
 
@@ -116,7 +122,7 @@ async def test_content_refused_after_data_is_permanent_rejected(sink: SmtpSink, 
     result = await channel.send(item("strict@example.ru"))
     assert (result.outcome, result.reason, result.retry) == (Outcome.NEGATIVE, "rejected", False)
     assert result.detail["stage"] == "data"
-    assert (await channel.send(item("next@example.ru", n=2))).outcome is Outcome.POSITIVE
+    assert handed_over(await channel.send(item("next@example.ru", n=2)))
 
 
 async def test_drop_mid_message_is_retryable_and_pool_recovers(sink: SmtpSink, channel: EmailChannel) -> None:
@@ -127,11 +133,11 @@ async def test_drop_mid_message_is_retryable_and_pool_recovers(sink: SmtpSink, c
     assert (results[0].outcome, results[0].reason, results[0].retry) == (
         Outcome.NEGATIVE, "temporary_failure", True)
     assert results[0].detail["stage"] == "data"
-    assert all(r.outcome is Outcome.POSITIVE for r in results[1:])
+    assert all(handed_over(r) for r in results[1:])
     assert len(sink.dropped) == 1
 
     retried = await channel.send(item("flaky@example.ru", n=7))
-    assert retried.outcome is Outcome.POSITIVE
+    assert handed_over(retried)
     assert len(sink.messages) == 6
 
 
@@ -142,17 +148,17 @@ async def test_connections_are_pooled_and_reused(sink: SmtpSink) -> None:
         results = await asyncio.gather(*(ch.send(item(f"c{i}@example.ru", n=i)) for i in range(30)))
     finally:
         await ch.close()
-    assert all(r.outcome is Outcome.POSITIVE for r in results)
+    assert all(handed_over(r) for r in results)
     assert len(sink.messages) == 30
     assert 1 <= len({m.peer for m in sink.messages}) <= 3
 
 
 async def test_connection_closed_while_idle_is_replaced(sink: SmtpSink, channel: EmailChannel) -> None:
-    assert (await channel.send(item("a@example.ru", n=1))).outcome is Outcome.POSITIVE
+    assert handed_over(await channel.send(item("a@example.ru", n=1)))
     sink.drop_connections()
     await asyncio.sleep(0.05)  # the client's loop sees the reset before the next send
     result = await channel.send(item("b@example.ru", n=2))
-    assert result.outcome is Outcome.POSITIVE
+    assert handed_over(result)
     assert len({m.peer for m in sink.messages}) == 2
 
 
@@ -161,11 +167,11 @@ async def test_stale_pooled_connection_is_redone_on_a_fresh_one(sink: SmtpSink) 
     nothing was transmitted, so the channel retries at once instead of reporting a failure."""
     channel = EmailChannel(settings_for(sink, pool_size=1), local_hostname="autoinform.test")
     await channel.start()
-    assert (await channel.send(item("a@example.ru", n=1))).outcome is Outcome.POSITIVE
+    assert handed_over(await channel.send(item("a@example.ru", n=1)))
     sink.drop_connections()  # blocks until the server side is closed; our loop has not run
     result = await channel.send(item("b@example.ru", n=2))
     await channel.close()
-    assert (result.outcome, result.reason) == (Outcome.POSITIVE, "accepted")
+    assert handed_over(result)
     assert len({m.peer for m in sink.messages}) == 2
 
 
@@ -223,7 +229,7 @@ async def test_starttls_and_login(cert_files: CertFiles) -> None:
         await ch.start()
         result = await ch.send(item("a@example.ru"))
         await ch.close()
-        assert result.outcome is Outcome.POSITIVE
+        assert handed_over(result)
         assert len(tls_sink.messages) == 1
 
 
@@ -234,7 +240,7 @@ async def test_implicit_tls(cert_files: CertFiles) -> None:
         await ch.start()
         result = await ch.send(item("a@example.ru"))
         await ch.close()
-        assert result.outcome is Outcome.POSITIVE
+        assert handed_over(result)
 
 
 async def test_wrong_password_fails_start(cert_files: CertFiles) -> None:
@@ -338,7 +344,7 @@ async def test_a_server_that_stops_answering_costs_one_deadline(silent_at: bytes
         assert result.detail == {"stage": silent_at.decode().lower(), "error": "TimeoutError"}
         peer.silent_at = None
         again = await ch.send(item("b@example.ru", n=2))
-        assert again.outcome is Outcome.POSITIVE
+        assert handed_over(again)
         assert peer.connections == 2  # the hung connection was not reused
         await ch.close()
 
@@ -350,5 +356,5 @@ async def test_helo_when_the_server_refuses_ehlo() -> None:
         await ch.start()
         result = await ch.send(item("a@example.ru"))
         await ch.close()
-    assert result.outcome is Outcome.POSITIVE
+    assert handed_over(result)
     assert peer.commands[:4] == [b"EHLO", b"HELO", b"MAIL", b"RCPT"]

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from autoinform.channels.email_mime import (
     InvalidAddressError,
     MimeBuilder,
+    TokenSigner,
     UnsafeHeaderError,
     address_header,
     normalise_address,
@@ -82,8 +83,9 @@ def test_invalid_addresses_are_refused(raw: str) -> None:
 def test_message_has_crlf_lines_and_reuses_subject_encoding() -> None:
     builder = MimeBuilder("info@example.ru", "Энергосбыт")
     content = EmailContent("Тема", "строка 1\nстрока 2\r\nстрока 3", "<p>x</p>")
-    one = builder.build(to="a@example.ru", to_name="", content=content, message_id=builder.message_id(1, 1))
-    two = builder.build(to="b@example.ru", to_name="", content=content, message_id=builder.message_id(2, 2))
+    signer = TokenSigner("test-secret-0123456789")
+    one = builder.build(to="a@example.ru", to_name="", content=content, message_id=builder.message_id(signer.token(1)))
+    two = builder.build(to="b@example.ru", to_name="", content=content, message_id=builder.message_id(signer.token(2)))
     assert one.message_id != two.message_id
     for data in (one.data, two.data):
         assert b"\n" not in data.replace(b"\r\n", b"")
