@@ -1,7 +1,8 @@
 """Settings: one object read from AUTOINFORM_* variables and an optional autoinform.toml.
 
 Nested groups use a double underscore in the environment (AUTOINFORM_SMTP__HOST).
-Secrets are SecretStr so that repr(), logs and `autoinform config show` never print them.
+Secrets are SecretStr so that repr(), logs and `autoinform config show` never print them; URLs
+(database_url and the rest) may carry a password, so every printed form masks it (logs.mask_url).
 """
 
 from __future__ import annotations
@@ -21,9 +22,28 @@ from pydantic_settings import (
 )
 
 from autoinform.errors import ConfigError
+from autoinform.logs import mask_url
 
 CONFIG_FILE_ENV = "AUTOINFORM_CONFIG"
 DEFAULT_CONFIG_FILE = "autoinform.toml"
+
+
+class _Masked(BaseModel):
+    """repr() and str() of a settings group show URL passwords masked."""
+
+    def __repr_args__(self) -> Any:
+        for name, value in super().__repr_args__():
+            yield name, mask_url(value) if isinstance(value, str) else value
+
+
+def _mask_urls(data: Any) -> Any:
+    if isinstance(data, str):
+        return mask_url(data)
+    if isinstance(data, dict):
+        return {k: _mask_urls(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_mask_urls(v) for v in data]
+    return data
 
 
 class WindowSettings(BaseModel):
@@ -41,7 +61,7 @@ class WindowSettings(BaseModel):
         return self
 
 
-class SmtpSettings(BaseModel):
+class SmtpSettings(_Masked):
     enabled: bool = True
     host: str = "127.0.0.1"
     port: int = Field(25, ge=1, le=65535)
@@ -61,7 +81,7 @@ class SmtpSettings(BaseModel):
         return self
 
 
-class TwilioSettings(BaseModel):
+class TwilioSettings(_Masked):
     account_sid: str = ""
     auth_token: SecretStr = SecretStr("")
     from_number: str = ""
@@ -77,7 +97,7 @@ class TwilioSettings(BaseModel):
                     and (self.from_number or self.messaging_service_sid))
 
 
-class IvrSettings(BaseModel):
+class IvrSettings(_Masked):
     host: str = "127.0.0.1"
     port: int = Field(4573, ge=0, le=65535)
     allowed_peers: list[str] = ["127.0.0.1", "::1"]
@@ -91,7 +111,7 @@ class IvrSettings(BaseModel):
     router: str = "ivr.flows:default_router"
 
 
-class AmiSettings(BaseModel):
+class AmiSettings(_Masked):
     host: str = "127.0.0.1"
     port: int = Field(5038, ge=1, le=65535)
     username: str = ""
@@ -122,13 +142,13 @@ class DispatchSettings(BaseModel):
     phone: ChannelLimits = ChannelLimits(concurrency=30)
 
 
-class WebSettings(BaseModel):
+class WebSettings(_Masked):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
     public_url: str = "http://127.0.0.1:8080"
 
 
-class Settings(BaseSettings):
+class Settings(BaseSettings, _Masked):
     model_config = SettingsConfigDict(
         env_prefix="AUTOINFORM_",
         env_nested_delimiter="__",
@@ -197,8 +217,8 @@ class Settings(BaseSettings):
         return tuple(sources)
 
     def redacted(self) -> dict[str, Any]:
-        """The settings as JSON-able data, secrets shown as '**********'."""
-        data: dict[str, Any] = self.model_dump(mode="json")
+        """The settings as JSON-able data, secrets shown as '**********', URL passwords as '***'."""
+        data: dict[str, Any] = _mask_urls(self.model_dump(mode="json"))
         return data
 
 
