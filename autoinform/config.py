@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, SecretStr, TypeAdapter, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -21,6 +21,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from autoinform.calendar import DayRule
 from autoinform.errors import ConfigError
 from autoinform.logs import mask_url
 
@@ -47,12 +48,28 @@ def _mask_urls(data: Any) -> Any:
 
 
 class WindowSettings(BaseModel):
-    """The legal informing window (AI-13)."""
+    """The legal informing window (AI-13): see autoinform/calendar.py for the day rules."""
 
     start: time = time(10, 0)
     end: time = time(20, 0)
-    working_days_only: bool = True
+    # "legal": every day but Sundays, holidays and transfer days off (the standard, Saturdays open);
+    # "working_days": working days only; "any": no calendar, for sandboxes with local sinks only.
+    calendar: DayRule = "legal"
     country: str = "RU"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_switch(cls, data: Any) -> Any:
+        # working_days_only (before issue 8) meant True: working days, False: no calendar at all.
+        # It keeps that meaning, so no configuration silently gains or loses days; new ones use
+        # `calendar`.
+        if isinstance(data, dict) and "working_days_only" in data:
+            data = dict(data)
+            old = data.pop("working_days_only")
+            rule = "working_days" if TypeAdapter(bool).validate_python(old) else "any"
+            if data.setdefault("calendar", rule) != rule:
+                raise ValueError("window.working_days_only contradicts window.calendar: set calendar only")
+        return data
 
     @model_validator(mode="after")
     def _ordered(self) -> WindowSettings:

@@ -35,6 +35,7 @@ from autoinform.users import add_user
 
 SPECIALIST, MANAGER = "ivanova.specialist", "petrov.manager"
 HOTLINE_DEMO = "+78512000000"  # synthetic: the demo's scenarios need some hotline number
+_DAYS = {"legal": "not on Sundays or holidays", "working_days": "working days only", "any": "any day"}
 
 
 def _users(rt: Runtime) -> None:
@@ -59,7 +60,7 @@ async def _run_sandboxed(rt: Runtime, outbox: Path) -> tuple[int, int]:
     with SmtpOutbox(outbox) as box:
         async with FakeTwilio() as twilio:
             sandbox = rt.settings.model_copy(update={
-                "window": WindowSettings(start=time(0), end=time(23, 59, 59, 999999), working_days_only=False),
+                "window": WindowSettings(start=time(0), end=time(23, 59, 59, 999999), calendar="any"),
                 "smtp": SmtpSettings(port=box.port, sender="noreply@example.ru"),
                 "twilio": TwilioSettings(account_sid=ACCOUNT_SID, auth_token=SecretStr(AUTH_TOKEN),
                                          from_number=FROM_NUMBER, api_base_url=twilio.base_url),
@@ -131,7 +132,7 @@ def _demo(console: Console, rt: Runtime, demo_dir: Path, rows: int) -> int:
     console.rule("[bold]5. The engine runs it (AI-9, AI-13, AI-14)")
     real = rt.window
     nxt = real.next_allowed(now).astimezone(rt.settings.tz)
-    console.print(f"real informing window (10:00–20:00 {rt.settings.timezone}, working days): "
+    console.print(f"real informing window (10:00–20:00 {rt.settings.timezone}, {_DAYS[real.calendar]}): "
                   + ("open now" if real.allows(now) else f"closed now, next opening {nxt:%Y-%m-%d %H:%M}"))
     console.print("[yellow]demo only: messages go to a local outbox, so this run lifts the window[/]")
     for old in (demo_dir / "outbox").glob("*.eml"):  # the outbox shows this run only

@@ -94,3 +94,19 @@ def test_config_show_masks_every_password(monkeypatch: pytest.MonkeyPatch) -> No
             assert secret not in printed
     assert "postgresql://u:***@db.example.invalid/autoinform" in result.output
     assert s.database_url.endswith("u:s3cret-db@db.example.invalid/autoinform")  # the value itself is intact
+
+
+def test_window_calendar_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 8 item 13 (AI-13): the legal calendar (Saturdays open) is the default; "working days
+    only" is a setting; the old working_days_only switch keeps its old meaning, never silently."""
+    assert load_settings().window.calendar == "legal"
+    monkeypatch.setenv("AUTOINFORM_WINDOW__CALENDAR", "working_days")
+    assert load_settings().window.calendar == "working_days"
+    monkeypatch.setenv("AUTOINFORM_WINDOW__CALENDAR", "weekdays")
+    with pytest.raises(ConfigError, match=r"window\.calendar"):
+        load_settings()
+    monkeypatch.delenv("AUTOINFORM_WINDOW__CALENDAR")
+    monkeypatch.setenv("AUTOINFORM_WINDOW__WORKING_DAYS_ONLY", "true")
+    assert load_settings().window.calendar == "working_days"
+    monkeypatch.setenv("AUTOINFORM_WINDOW__WORKING_DAYS_ONLY", "false")  # it lifted the calendar
+    assert load_settings().window.calendar == "any"
