@@ -163,6 +163,18 @@ class WebSettings(_Masked):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
     public_url: str = "http://127.0.0.1:8080"
+    # Request bodies over this are refused with 413 before they are read (autoinform/web/limits.py);
+    # by_path raises or lowers it for a path prefix, e.g. {"/api/lists": 268435456} for uploads.
+    max_body_bytes: int = Field(1024 * 1024, ge=1)
+    max_body_bytes_by_path: dict[str, int] = {}
+
+    @field_validator("max_body_bytes_by_path")
+    @classmethod
+    def _path_limits(cls, value: dict[str, int]) -> dict[str, int]:
+        for prefix, limit in value.items():
+            if not prefix.startswith("/") or limit < 1:
+                raise ValueError(f"{prefix!r}: {limit}: a path prefix starting with '/' and a positive size")
+        return value
 
 
 class Settings(BaseSettings, _Masked):
