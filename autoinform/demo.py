@@ -23,6 +23,7 @@ from autoinform import campaigns, db, reports
 from autoinform.config import SmtpSettings, TwilioSettings, WebSettings, WindowSettings, load_settings
 from autoinform.engine import Engine, EngineOptions
 from autoinform.importing.importer import import_list
+from autoinform.logs import mask_url
 from autoinform.models import Channel, ContactList, Division, Role, User, utcnow
 from autoinform.runtime import Runtime, open_runtime
 from autoinform.sample import SampleSpec, write_sample
@@ -90,7 +91,8 @@ def _demo(console: Console, rt: Runtime, demo_dir: Path, rows: int) -> int:
     console.rule("[bold]1. Storage")
     with rt.sessions() as s:
         divisions = s.scalar(select(func.count()).select_from(Division))
-    console.print(f"database {rt.engine.url.render_as_string()} at schema {db.current_revision(rt.engine)}, "
+    url = mask_url(rt.engine.url.render_as_string(hide_password=False))
+    console.print(f"database {url} at schema {db.current_revision(rt.engine)}, "
                   f"{divisions} divisions seeded (Table 1)")
 
     console.rule("[bold]2. A billing export (synthetic) and its import (AI-4, AI-11)")
