@@ -18,7 +18,7 @@ import httpx
 import pytest
 import uvicorn
 from fastapi import APIRouter, Request
-from pydantic import SecretStr
+from pydantic import BaseModel, SecretStr
 
 from autoinform.channels.base import ProviderStatus
 from autoinform.channels.twilio_callbacks import SMS_STATUS_PATH, twilio_status_router
@@ -30,6 +30,11 @@ from autoinform.web.limits import BodyLimitCounters
 
 MiB = 1024 * 1024
 UPLOAD_PATH = "/test/upload"
+JSON_PATH = "/test/json"
+
+
+class Item(BaseModel):
+    text: str
 
 
 @dataclass
@@ -66,6 +71,10 @@ async def served(web_rt: Runtime) -> AsyncIterator[Served]:
         async for chunk in request.stream():
             size += len(chunk)
         return {"size": size}
+
+    @upload.post(JSON_PATH)
+    async def receive_json(item: Item) -> dict[str, int]:
+        return {"size": len(item.text)}
 
     twilio = TwilioSettings(account_sid=ACCOUNT_SID, auth_token=SecretStr(AUTH_TOKEN))
     url = f"http://127.0.0.1:{port}"
@@ -159,6 +168,17 @@ async def test_chunked_200_mb_is_refused_near_the_cap(served: Served, caplog: py
     read, limit = record.args[3], record.args[4]  # type: ignore[index]
     assert limit == MiB and MiB < read <= MiB + 512 * 1024  # one read of the server past the cap
     assert "aaaa" not in record.getMessage()  # never the body
+
+
+async def test_json_endpoint_refuses_with_413_too(served: Served) -> None:
+    """A FastAPI endpoint with a parsed body (which turns any error while reading into its own
+    400) still answers 413 to a chunked body past the cap; a small one is parsed as usual."""
+    async with httpx.AsyncClient(base_url=served.url, timeout=30) as client:
+        small = await client.post(JSON_PATH, json={"text": "abc"})
+    assert small.json() == {"size": 3}
+    response, _ = await asyncio.to_thread(_stream, served.port, JSON_PATH, 3 * MiB)
+    assert _status_line(response) == "HTTP/1.1 413 Request Entity Too Large"
+    assert served.limits.refused_streamed == 1
 
 
 async def test_per_path_limit_lets_a_larger_body_through_there_only(served: Served) -> None:

@@ -10,6 +10,7 @@ the body. Limits are per path prefix, longest first, with one default.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -65,30 +66,36 @@ class BodyLimitMiddleware:
             return
 
         read = 0
-        started = False
+        started = refused = False
 
         async def capped_receive() -> Message:
-            nonlocal read
+            nonlocal read, started, refused
             message = await receive()
             if message["type"] == "http.request":
                 read += len(message.get("body", b""))
                 if read > limit:
+                    if not refused:
+                        # Answer here, not where the exception lands: FastAPI turns an error while
+                        # reading a JSON or form body into its own 400.
+                        refused = True
+                        self.counters.refused_streamed += 1
+                        _log_refusal(scope, "read", read, limit)
+                        if not started:  # a response already under way cannot be replaced
+                            started = True
+                            await _refuse(send)
                     raise _TooLarge(read)
             return message
 
         async def watched_send(message: Message) -> None:
             nonlocal started
+            if refused:
+                return  # the app's own answer to the body it could not finish is dropped
             if message["type"] == "http.response.start":
                 started = True
             await send(message)
 
-        try:
+        with contextlib.suppress(_TooLarge):
             await self.app(scope, capped_receive, watched_send)
-        except _TooLarge as exc:
-            self.counters.refused_streamed += 1
-            _log_refusal(scope, "read", exc.read, limit)
-            if not started:  # a response already under way cannot be replaced: the server drops it
-                await _refuse(send)
 
 
 def _content_length(scope: Scope) -> int | None:
