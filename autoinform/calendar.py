@@ -1,9 +1,14 @@
 """The legal informing window (AI-13) as pure functions of an instant and the Russian calendar.
 
-Working days come from `holidays` RU: public holidays and transfer days are days off, working
-Saturdays (weekend_workdays) are working days. Sundays are never allowed, whatever the calendar
-says. The window is half-open: 10:00 is allowed, 20:00 is not. `working_days_only=False` lifts
-the calendar (Sundays included) and is meant for sandboxes whose messages go to local sinks.
+The standard (Section 8, item 7.1): "кроме праздничных и воскресных дней с 10:00 до 20:00". The
+days come from `holidays` RU: public holidays and the days off moved there by the production
+calendar (transfer days) are closed, Sundays are always closed, and every other day is open,
+ordinary and working Saturdays alike. The window is half-open: 10:00 is allowed, 20:00 is not.
+
+`calendar` chooses the days: "legal" (the default, the rule above), "working_days" (working days
+only: also closes ordinary Saturdays, for a retailer that wants less than the law allows) and
+"any" (no calendar at all, Sundays included: only for sandboxes whose messages go to local sinks).
+Working-day arithmetic for scenario timelines (is_working_day, add_working_days) is separate.
 """
 
 from __future__ import annotations
@@ -11,11 +16,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
+from typing import Literal, get_args
 from zoneinfo import ZoneInfo
 
 import holidays
 
 SUNDAY = 6
+DayRule = Literal["legal", "working_days", "any"]
+DAY_RULES: tuple[str, ...] = get_args(DayRule)
 
 
 @lru_cache(maxsize=64)
@@ -30,6 +38,11 @@ def is_working_day(day: date, country: str = "RU") -> bool:
     return bool(cal.is_working_day(day))
 
 
+def is_informing_day(day: date, country: str = "RU") -> bool:
+    """Open by the standard: not a Sunday, not a public holiday, not a transfer day off."""
+    return day.weekday() != SUNDAY and day not in _calendar(country, day.year)
+
+
 def holiday_name(day: date, country: str = "RU") -> str | None:
     name = _calendar(country, day.year).get(day)
     return str(name) if name else None
@@ -40,11 +53,19 @@ class InformingWindow:
     tz: ZoneInfo = field(default_factory=lambda: ZoneInfo("Europe/Astrakhan"))
     start: time = time(10, 0)
     end: time = time(20, 0)
-    working_days_only: bool = True
+    calendar: DayRule = "legal"
     country: str = "RU"
 
+    def __post_init__(self) -> None:
+        if self.calendar not in DAY_RULES:
+            raise ValueError(f"window calendar must be one of {', '.join(DAY_RULES)}, not {self.calendar!r}")
+
     def _day_allowed(self, day: date) -> bool:
-        return is_working_day(day, self.country) if self.working_days_only else True
+        if self.calendar == "legal":
+            return is_informing_day(day, self.country)
+        if self.calendar == "working_days":
+            return is_working_day(day, self.country)
+        return True
 
     def allows(self, instant: datetime) -> bool:
         """May a call start or a message leave at this instant?"""

@@ -1,7 +1,8 @@
 """Settings: one object read from AUTOINFORM_* variables and an optional autoinform.toml.
 
 Nested groups use a double underscore in the environment (AUTOINFORM_SMTP__HOST).
-Secrets are SecretStr so that repr(), logs and `autoinform config show` never print them.
+Secrets are SecretStr so that repr(), logs and `autoinform config show` never print them; URLs
+(database_url and the rest) may carry a password, so every printed form masks it (logs.mask_url).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, SecretStr, TypeAdapter, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -22,19 +23,55 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from autoinform.calendar import DayRule
 from autoinform.errors import ConfigError
+from autoinform.logs import mask_url
 
 CONFIG_FILE_ENV = "AUTOINFORM_CONFIG"
 DEFAULT_CONFIG_FILE = "autoinform.toml"
 
 
+class _Masked(BaseModel):
+    """repr() and str() of a settings group show URL passwords masked."""
+
+    def __repr_args__(self) -> Any:
+        for name, value in super().__repr_args__():
+            yield name, mask_url(value) if isinstance(value, str) else value
+
+
+def _mask_urls(data: Any) -> Any:
+    if isinstance(data, str):
+        return mask_url(data)
+    if isinstance(data, dict):
+        return {k: _mask_urls(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_mask_urls(v) for v in data]
+    return data
+
+
 class WindowSettings(BaseModel):
-    """The legal informing window (AI-13)."""
+    """The legal informing window (AI-13): see autoinform/calendar.py for the day rules."""
 
     start: time = time(10, 0)
     end: time = time(20, 0)
-    working_days_only: bool = True
+    # "legal": every day but Sundays, holidays and transfer days off (the standard, Saturdays open);
+    # "working_days": working days only; "any": no calendar, for sandboxes with local sinks only.
+    calendar: DayRule = "legal"
     country: str = "RU"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_switch(cls, data: Any) -> Any:
+        # working_days_only (before issue 8) meant True: working days, False: no calendar at all.
+        # It keeps that meaning, so no configuration silently gains or loses days; new ones use
+        # `calendar`.
+        if isinstance(data, dict) and "working_days_only" in data:
+            data = dict(data)
+            old = data.pop("working_days_only")
+            rule = "working_days" if TypeAdapter(bool).validate_python(old) else "any"
+            if data.setdefault("calendar", rule) != rule:
+                raise ValueError("window.working_days_only contradicts window.calendar: set calendar only")
+        return data
 
     @model_validator(mode="after")
     def _ordered(self) -> WindowSettings:
@@ -55,7 +92,7 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-class ImapSettings(BaseModel):
+class ImapSettings(_Masked):
     """The bounce mailbox on an IMAP server (issue 8 item 8)."""
 
     host: str
@@ -75,7 +112,7 @@ class ImapSettings(BaseModel):
         return self
 
 
-class SmtpSettings(BaseModel):
+class SmtpSettings(_Masked):
     enabled: bool = True
     host: str = "127.0.0.1"
     port: int = Field(25, ge=1, le=65535)
@@ -124,7 +161,7 @@ class SmtpSettings(BaseModel):
         return self.bounce_maildir is not None or self.bounce_imap is not None
 
 
-class TwilioSettings(BaseModel):
+class TwilioSettings(_Masked):
     account_sid: str = ""
     auth_token: SecretStr = SecretStr("")
     from_number: str = ""
@@ -140,7 +177,7 @@ class TwilioSettings(BaseModel):
                     and (self.from_number or self.messaging_service_sid))
 
 
-class IvrSettings(BaseModel):
+class IvrSettings(_Masked):
     host: str = "127.0.0.1"
     port: int = Field(4573, ge=0, le=65535)
     allowed_peers: list[str] = ["127.0.0.1", "::1"]
@@ -154,7 +191,7 @@ class IvrSettings(BaseModel):
     router: str = "ivr.flows:default_router"
 
 
-class AmiSettings(BaseModel):
+class AmiSettings(_Masked):
     host: str = "127.0.0.1"
     port: int = Field(5038, ge=1, le=65535)
     username: str = ""
@@ -207,13 +244,25 @@ class DispatchSettings(BaseModel):
         return self.lease_renew_s or self.lease_s / 3
 
 
-class WebSettings(BaseModel):
+class WebSettings(_Masked):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
     public_url: str = "http://127.0.0.1:8080"
+    # Request bodies over this are refused with 413 before they are read (autoinform/web/limits.py);
+    # by_path raises or lowers it for a path prefix, e.g. {"/api/lists": 268435456} for uploads.
+    max_body_bytes: int = Field(1024 * 1024, ge=1)
+    max_body_bytes_by_path: dict[str, int] = {}
+
+    @field_validator("max_body_bytes_by_path")
+    @classmethod
+    def _path_limits(cls, value: dict[str, int]) -> dict[str, int]:
+        for prefix, limit in value.items():
+            if not prefix.startswith("/") or limit < 1:
+                raise ValueError(f"{prefix!r}: {limit}: a path prefix starting with '/' and a positive size")
+        return value
 
 
-class Settings(BaseSettings):
+class Settings(BaseSettings, _Masked):
     model_config = SettingsConfigDict(
         env_prefix="AUTOINFORM_",
         env_nested_delimiter="__",
@@ -282,8 +331,8 @@ class Settings(BaseSettings):
         return tuple(sources)
 
     def redacted(self) -> dict[str, Any]:
-        """The settings as JSON-able data, secrets shown as '**********'."""
-        data: dict[str, Any] = self.model_dump(mode="json")
+        """The settings as JSON-able data, secrets shown as '**********', URL passwords as '***'."""
+        data: dict[str, Any] = _mask_urls(self.model_dump(mode="json"))
         return data
 
 

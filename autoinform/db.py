@@ -9,10 +9,11 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
-from autoinform.errors import StorageError
+from autoinform.errors import ConfigError, StorageError
+from autoinform.logs import mask_url
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -38,7 +39,10 @@ WRITE_OPTION = "autoinform_write"
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    parsed = make_url(url)
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError) as exc:
+        raise ConfigError(f"invalid database URL {mask_url(url)}: {exc}") from None
     if parsed.get_backend_name() == "sqlite":
         db = parsed.database
         if db and db != ":memory:":
@@ -80,8 +84,9 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 
     try:
         command.upgrade(alembic_config(engine), revision)
-    except OperationalError as exc:
-        raise StorageError(f"cannot migrate {engine.url.render_as_string()}: {exc.orig}") from exc
+    except DBAPIError as exc:  # the driver's own message may quote the URL's query, so mask both
+        url = mask_url(engine.url.render_as_string(hide_password=False))
+        raise StorageError(f"cannot migrate {url}: {mask_url(str(exc.orig))}") from exc
 
 
 def current_revision(engine: Engine) -> str | None:

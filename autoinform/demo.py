@@ -23,6 +23,7 @@ from autoinform import campaigns, db, reports
 from autoinform.config import SmtpSettings, TwilioSettings, WebSettings, WindowSettings, load_settings
 from autoinform.engine import Engine, EngineOptions
 from autoinform.importing.importer import import_list
+from autoinform.logs import mask_url
 from autoinform.models import Channel, ContactList, Division, Role, User, utcnow
 from autoinform.runtime import Runtime, open_runtime
 from autoinform.sample import SampleSpec, write_sample
@@ -35,6 +36,7 @@ from autoinform.users import add_user
 
 SPECIALIST, MANAGER = "ivanova.specialist", "petrov.manager"
 HOTLINE_DEMO = "+78512000000"  # synthetic: the demo's scenarios need some hotline number
+_DAYS = {"legal": "not on Sundays or holidays", "working_days": "working days only", "any": "any day"}
 
 
 def _users(rt: Runtime) -> None:
@@ -59,7 +61,7 @@ async def _run_sandboxed(rt: Runtime, outbox: Path) -> tuple[int, int]:
     with SmtpOutbox(outbox) as box:
         async with FakeTwilio() as twilio:
             sandbox = rt.settings.model_copy(update={
-                "window": WindowSettings(start=time(0), end=time(23, 59, 59, 999999), working_days_only=False),
+                "window": WindowSettings(start=time(0), end=time(23, 59, 59, 999999), calendar="any"),
                 # The outbox is the recipients' mailbox itself: its 250 is final, no bounce to await.
                 "smtp": SmtpSettings(port=box.port, sender="noreply@example.ru", delivery_mode="direct"),
                 "twilio": TwilioSettings(account_sid=ACCOUNT_SID, auth_token=SecretStr(AUTH_TOKEN),
@@ -90,7 +92,8 @@ def _demo(console: Console, rt: Runtime, demo_dir: Path, rows: int) -> int:
     console.rule("[bold]1. Storage")
     with rt.sessions() as s:
         divisions = s.scalar(select(func.count()).select_from(Division))
-    console.print(f"database {rt.engine.url.render_as_string()} at schema {db.current_revision(rt.engine)}, "
+    url = mask_url(rt.engine.url.render_as_string(hide_password=False))
+    console.print(f"database {url} at schema {db.current_revision(rt.engine)}, "
                   f"{divisions} divisions seeded (Table 1)")
 
     console.rule("[bold]2. A billing export (synthetic) and its import (AI-4, AI-11)")
@@ -132,7 +135,7 @@ def _demo(console: Console, rt: Runtime, demo_dir: Path, rows: int) -> int:
     console.rule("[bold]5. The engine runs it (AI-9, AI-13, AI-14)")
     real = rt.window
     nxt = real.next_allowed(now).astimezone(rt.settings.tz)
-    console.print(f"real informing window (10:00–20:00 {rt.settings.timezone}, working days): "
+    console.print(f"real informing window (10:00–20:00 {rt.settings.timezone}, {_DAYS[real.calendar]}): "
                   + ("open now" if real.allows(now) else f"closed now, next opening {nxt:%Y-%m-%d %H:%M}"))
     console.print("[yellow]demo only: messages go to a local outbox, so this run lifts the window[/]")
     for old in (demo_dir / "outbox").glob("*.eml"):  # the outbox shows this run only

@@ -41,9 +41,10 @@ def build_senders(rt: Runtime) -> dict[Channel, ChannelSender]:
         senders[Channel.EMAIL] = EmailChannel(s.smtp)
     if Channel.SMS not in missing:
         from autoinform.channels.sms import TwilioSmsChannel
-        if not s.twilio.status_callback_url:
-            from autoinform.channels.twilio_callbacks import status_callback_url
-            s.twilio.status_callback_url = status_callback_url(s.web.public_url)
+        from autoinform.channels.twilio_callbacks import signed_callback_url, unreachable_callback_warning
+        s.twilio.status_callback_url = signed_callback_url(s.twilio, s.web.public_url)
+        if warning := unreachable_callback_warning(s.twilio, s.web.public_url):
+            log.warning(warning)
         senders[Channel.SMS] = TwilioSmsChannel(s.twilio)
     return senders
 

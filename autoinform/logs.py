@@ -18,6 +18,13 @@ _EMAIL_RE = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9-])[A-Za
 # International (+…) or Russian trunk-prefixed (8…, 7…) numbers of 10+ digits, with the usual
 # separators; keep the last two digits. Account numbers (which start otherwise) stay readable.
 _PHONE_RE = re.compile(r"(?<![\w.])(?:\+\d|[78])(?:[\s()\-]{0,2}\d){9,14}(?![\w.])")
+# The password of a URL's userinfo (scheme://user:PASSWORD@host): greedy up to the last "@" before
+# a space or "/", because an unencoded "@" in a password is what people type.
+_URL_PASSWORD_RE = re.compile(r"(?P<head>\b[A-Za-z][A-Za-z0-9+.\-]*://[^\s/:@]*:)[^\s/]*(?=@)")
+# Secrets passed as query parameters (libpq's ?password=, tokens in webhook URLs).
+_QUERY_SECRET_RE = re.compile(r"(?P<head>[?&](?:password|passwd|pwd|secret|token|auth_token|api_key)=)[^&\s#'\"]*",
+                              re.IGNORECASE)
+URL_PASSWORD_MASK = "***"
 CONTEXT_KEYS = ("call_id", "delivery_id", "attempt_id", "campaign_id", "list_id", "channel", "peer")
 
 
@@ -45,7 +52,17 @@ def mask_destination(value: str) -> str:
     return mask_email(value) if "@" in value else mask_phone(value)
 
 
+def mask_url(text: str) -> str:
+    """Every URL password in `text` (userinfo or a secret query parameter) replaced by '***'.
+
+    The one masking function for URLs: settings output, errors and log lines all go through it.
+    """
+    text = _URL_PASSWORD_RE.sub(lambda m: m.group("head") + URL_PASSWORD_MASK, text)
+    return _QUERY_SECRET_RE.sub(lambda m: m.group("head") + URL_PASSWORD_MASK, text)
+
+
 def scrub(text: str) -> str:
+    text = mask_url(text)
     text = _EMAIL_RE.sub(lambda m: f"{m.group(1)}***@{m.group(2)}***.{m.group(3)}", text)
     return _PHONE_RE.sub(lambda m: mask_phone(m.group(0)), text)
 

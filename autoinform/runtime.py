@@ -23,7 +23,7 @@ class Runtime:
     def window(self) -> InformingWindow:
         w = self.settings.window
         return InformingWindow(tz=self.settings.tz, start=w.start, end=w.end,
-                               working_days_only=w.working_days_only, country=w.country)
+                               calendar=w.calendar, country=w.country)
 
     def close(self) -> None:
         self.engine.dispose()

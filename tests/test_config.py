@@ -70,3 +70,43 @@ def test_config_check_exit_codes(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AUTOINFORM_TIMEZONE", "Nowhere/Nothing")
     bad = runner.invoke(app, ["config", "check"])
     assert bad.exit_code == 2 and "timezone" in bad.output
+
+
+SECRETS = {
+    "AUTOINFORM_DATABASE_URL": ("postgresql://u:s3cret-db@db.example.invalid/autoinform", "s3cret-db"),
+    "AUTOINFORM_SMTP__PASSWORD": ("pa55-smtp-secret", "pa55-smtp-secret"),
+    "AUTOINFORM_TWILIO__AUTH_TOKEN": ("tw-token-secret", "tw-token-secret"),
+    "AUTOINFORM_AMI__SECRET": ("ami-s3cret", "ami-s3cret"),
+    "AUTOINFORM_TWILIO__API_BASE_URL": ("http://proxyuser:pr0xy-pw@127.0.0.1:9/", "pr0xy-pw"),
+}
+
+
+def test_config_show_masks_every_password(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 8 item 12 (AI-19): `config show`, repr() and str() of the settings print no URL password
+    and no secret; the URLs themselves stay readable so the operator can check them."""
+    for env, (value, _) in SECRETS.items():
+        monkeypatch.setenv(env, value)
+    result = runner.invoke(app, ["config", "show"])
+    assert result.exit_code == 0, result.output
+    s = load_settings()
+    for printed in (result.output, repr(s), str(s), repr(s.twilio)):
+        for _, secret in SECRETS.values():
+            assert secret not in printed
+    assert "postgresql://u:***@db.example.invalid/autoinform" in result.output
+    assert s.database_url.endswith("u:s3cret-db@db.example.invalid/autoinform")  # the value itself is intact
+
+
+def test_window_calendar_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 8 item 13 (AI-13): the legal calendar (Saturdays open) is the default; "working days
+    only" is a setting; the old working_days_only switch keeps its old meaning, never silently."""
+    assert load_settings().window.calendar == "legal"
+    monkeypatch.setenv("AUTOINFORM_WINDOW__CALENDAR", "working_days")
+    assert load_settings().window.calendar == "working_days"
+    monkeypatch.setenv("AUTOINFORM_WINDOW__CALENDAR", "weekdays")
+    with pytest.raises(ConfigError, match=r"window\.calendar"):
+        load_settings()
+    monkeypatch.delenv("AUTOINFORM_WINDOW__CALENDAR")
+    monkeypatch.setenv("AUTOINFORM_WINDOW__WORKING_DAYS_ONLY", "true")
+    assert load_settings().window.calendar == "working_days"
+    monkeypatch.setenv("AUTOINFORM_WINDOW__WORKING_DAYS_ONLY", "false")  # it lifted the calendar
+    assert load_settings().window.calendar == "any"

@@ -41,3 +41,18 @@ def test_json_lines_carry_the_id_and_no_personal_data() -> None:
 def test_text_lines_carry_the_call_id() -> None:
     out = MaskingFormatter().format(_record("caller hung up", call_id="1795788722.1"))
     assert out.endswith("[call_id=1795788722.1]")
+
+
+def test_url_passwords_are_masked_in_any_text() -> None:
+    """Issue 8 item 12 (AI-19): one function masks URL passwords, and every log line goes through it."""
+    from autoinform.logs import mask_url
+
+    assert mask_url("postgresql://u:s3cret@h:5432/db") == "postgresql://u:***@h:5432/db"
+    assert mask_url("at postgresql+psycopg://u:p@ss@h/db") == "at postgresql+psycopg://u:***@h/db"
+    assert mask_url("redis://:pw@h") == "redis://:***@h"
+    assert mask_url("postgresql://h/db?user=u&password=s3cret&sslmode=require") == \
+        "postgresql://h/db?user=u&password=***&sslmode=require"
+    for clear in ("sqlite:///var/a.db", "http://user@h/p", "mail to u:p@h is not a URL"):
+        assert mask_url(clear) == clear
+    out = MaskingFormatter().format(_record("database postgresql://u:s3cret@h/db is down"))
+    assert "s3cret" not in out and "postgresql://u:***@h/db" in out

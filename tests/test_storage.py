@@ -74,3 +74,31 @@ def test_contact_point_unique_per_customer_channel_value(rt: Runtime) -> None:
 ])
 def test_division_aliases(cell: str, code: str | None) -> None:
     assert resolve(cell) == code
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("query", ["", "?password=s3cret", "?no_such_option=1"])
+def test_failing_migration_error_has_no_password(pg_admin_url: str, query: str) -> None:
+    """Issue 8 item 12 (AI-19): a migration that cannot run says why and where, without the password
+    (in the userinfo or the query), as a StorageError the CLI prints."""
+    from sqlalchemy.engine import make_url
+
+    from autoinform.errors import StorageError
+
+    url = make_url(pg_admin_url).set(password="s3cret", database="autoinform_no_such_db")
+    engine = db.make_engine(url.render_as_string(hide_password=False) + query)
+    try:
+        with pytest.raises(StorageError) as err:
+            db.upgrade(engine)
+    finally:
+        engine.dispose()
+    assert "s3cret" not in str(err.value) and "autoinform_no_such_db" in str(err.value)
+
+
+def test_unparsable_database_url_error_has_no_password() -> None:
+    """Issue 8 item 12: a malformed URL is a ConfigError that does not repeat the password."""
+    from autoinform.errors import ConfigError
+
+    with pytest.raises(ConfigError) as err:
+        db.make_engine("postgresql://u:s3cret@h:notaport/db")
+    assert "s3cret" not in str(err.value) and "u:***@h:notaport" in str(err.value)

@@ -1,18 +1,21 @@
 """Twilio message status callbacks: POST /callbacks/twilio/sms (AI-2, AI-14, AI-19).
 
 Every request must carry a valid X-Twilio-Signature, computed by Twilio over the URL it called
-and the POST parameters with our auth token. The URL is rebuilt from the public URL the engine is
-reached at (behind a proxy the app's own view of the URL differs from what Twilio called) plus the
-request's path and query. A missing or invalid signature gets 403 and nothing reaches the sink.
-The body is read as raw form data (the signature covers exactly those parameters), so the
-endpoint needs no python-multipart.
+and the POST parameters with our auth token. The URL Twilio called is the one we gave it as
+StatusCallback: `twilio.status_callback_url` when set, else the public URL plus our path (behind a
+proxy or tunnel the app's own view of the URL differs from what Twilio called, so it is never
+used); the request's query string is appended as Twilio signs it. A missing or invalid signature
+gets 403 and nothing reaches the sink. The body is read as raw form data (the signature covers
+exactly those parameters), so the endpoint needs no python-multipart; its size is capped before
+it is read by the web app (autoinform/web/limits.py).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 from dataclasses import dataclass
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from fastapi import APIRouter, Request, Response
 from twilio.request_validator import RequestValidator
@@ -20,6 +23,7 @@ from twilio.request_validator import RequestValidator
 from autoinform.channels.base import StatusSink
 from autoinform.channels.twilio_status import provider_status
 from autoinform.config import TwilioSettings
+from autoinform.logs import mask_url
 
 SMS_STATUS_PATH = "/callbacks/twilio/sms"
 _MAX_BODY = 64 * 1024  # Twilio's status callbacks are well under 2 KB
@@ -39,14 +43,47 @@ def status_callback_url(public_url: str) -> str:
     return public_url.rstrip("/") + SMS_STATUS_PATH
 
 
+def signed_callback_url(settings: TwilioSettings, public_url: str) -> str:
+    """The URL Twilio posts reports to, and so signs: the configured one, else the derived one."""
+    return settings.status_callback_url or status_callback_url(public_url)
+
+
+def is_loopback_url(url: str) -> bool:
+    host = (urlsplit(url).hostname or "").rstrip(".").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_unspecified
+
+
+def unreachable_callback_warning(settings: TwilioSettings, public_url: str) -> str | None:
+    """Why Twilio could not post delivery reports to us, if it could not: the callback URL is a
+    loopback address while the Twilio API is not (a local Twilio-compatible server can reach it)."""
+    url = signed_callback_url(settings, public_url)
+    if not is_loopback_url(url) or is_loopback_url(settings.api_base_url):
+        return None
+    return (f"SMS delivery reports will not arrive: the status callback URL {mask_url(url)} is a loopback "
+            "address Twilio cannot reach; set web.public_url (or twilio.status_callback_url) to the "
+            "engine's public address. Until then SMS outcomes come from polling only.")
+
+
 def twilio_status_router(settings: TwilioSettings, sink: StatusSink, public_url: str, *,
                          counters: CallbackCounters | None = None,
                          logger: logging.Logger | None = None) -> APIRouter:
-    """A router with the SMS status endpoint; pass `counters` to read them from outside."""
+    """A router with the SMS status endpoint; pass `counters` to read them from outside.
+
+    Signatures are checked against `settings.status_callback_url` when set (issue 8 item 11: a
+    callback URL other than public_url's used to make every genuine report a 403), else against
+    public_url plus the endpoint's path.
+    """
     validator = RequestValidator(settings.auth_token.get_secret_value())
     stats = counters if counters is not None else CallbackCounters()
     log = logger or logging.getLogger(__name__)
-    base = public_url.rstrip("/")
+    scheme, netloc, path, _, _ = urlsplit(signed_callback_url(settings, public_url))
+    base = urlunsplit((scheme, netloc, path, "", ""))  # the request brings the query Twilio signed
     router = APIRouter()
 
     @router.post(SMS_STATUS_PATH, status_code=204, response_class=Response, include_in_schema=False)
@@ -60,7 +97,7 @@ def twilio_status_router(settings: TwilioSettings, sink: StatusSink, public_url:
             stats.malformed += 1
             log.warning("unreadable Twilio callback body from %s", _peer(request))
             return Response(status_code=400)
-        url = base + request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        url = base + (f"?{request.url.query}" if request.url.query else "")
         signature = request.headers.get("X-Twilio-Signature", "")
         if not signature or not validator.validate(url, params, signature):
             stats.rejected_signature += 1

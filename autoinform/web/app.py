@@ -1,6 +1,7 @@
 """FastAPI app: health, campaign progress as JSON, and provider callback routers.
 
 No personal data leaves through this API: progress is counts by state, outcome and reason.
+Every request body is capped before it is read (autoinform/web/limits.py, web.max_body_bytes).
 """
 
 from __future__ import annotations
@@ -15,12 +16,20 @@ from autoinform import campaigns, db
 from autoinform.errors import NotFoundError
 from autoinform.models import Campaign
 from autoinform.runtime import Runtime
+from autoinform.web.limits import BodyLimitCounters, BodyLimitMiddleware
 
 
 def create_app(rt: Runtime, *, routers: Sequence[APIRouter] = (),
                stats: Mapping[str, object] | None = None) -> FastAPI:
-    """`stats` maps a name to a counters object (dataclass) shown by /api/metrics."""
+    """`stats` maps a name to a counters object (dataclass) shown by /api/metrics; the app adds
+    "web", the requests refused for their size (also at app.state.body_limits)."""
     app = FastAPI(title="autoinform", docs_url=None, redoc_url=None)
+    web = rt.settings.web
+    limits = BodyLimitCounters()
+    app.state.body_limits = limits
+    app.add_middleware(BodyLimitMiddleware, max_bytes=web.max_body_bytes,
+                       per_path=web.max_body_bytes_by_path, counters=limits)
+    stats = {**(stats or {}), "web": limits}
 
     @app.get("/health")
     def health() -> dict[str, Any]:
@@ -42,7 +51,7 @@ def create_app(rt: Runtime, *, routers: Sequence[APIRouter] = (),
 
     @app.get("/api/metrics")
     def metrics() -> dict[str, Any]:
-        return {name: dict(vars(counters)) for name, counters in (stats or {}).items()}
+        return {name: dict(vars(counters)) for name, counters in stats.items()}
 
     for router in routers:
         app.include_router(router)

@@ -54,7 +54,7 @@ class HungPolls(SlowEmail):
 async def main(url: str, worker: str, sent: Path, stop_file: Path, email_only: bool) -> None:
     settings = Settings(
         database_url=url, var_dir=sent.parent / f"var-{worker}",
-        window=WindowSettings(start=time(0), end=time(23, 59, 59, 999999), working_days_only=False),
+        window=WindowSettings(start=time(0), end=time(23, 59, 59, 999999), calendar="any"),
         dispatch=DispatchSettings(lease_s=LEASE_S, lease_margin_s=0.5, lease_renew_s=0.4, poll_interval_s=0.05,
                                   status_poll_budget_s=1.0, email=ChannelLimits(concurrency=1),
                                   sms=ChannelLimits(concurrency=1)))

@@ -42,7 +42,7 @@ async def test_engine_runs_email_and_sms_campaign_to_the_end(tmp_path: Path, bac
                 database_url=f"sqlite:///{tmp_path / 'e.db'}", var_dir=tmp_path / "var",
                 scenarios_dir=ROOT / "scenarios", audio_dir=ROOT / "audio",
                 scenario_constants={"hotline_phone": "+78512000000"},
-                window=WindowSettings(start=time(0), end=time(23, 59, 59, 999999), working_days_only=False),
+                window=WindowSettings(start=time(0), end=time(23, 59, 59, 999999), calendar="any"),
                 # The sink is a relay: its 250 leaves the attempt awaiting a bounce for the quiet period.
                 smtp={"port": sink.port, "sender": "info@example.ru", "quiet_period_s": 0.5},
                 twilio=TwilioSettings(account_sid=ACCOUNT_SID, auth_token=SecretStr(AUTH_TOKEN),
