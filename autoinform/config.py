@@ -117,6 +117,10 @@ class DispatchSettings(BaseModel):
     switch_interval_ms: float = Field(0.5, gt=0, le=100)
     lease_s: float = Field(300.0, gt=0)
     poll_interval_s: float = Field(1.0, gt=0)
+    # How long a provider report matching no attempt is kept trying (it can arrive before the
+    # attempt's provider id is written, or before an interrupted attempt is reconciled); then it
+    # is retired with a reason and counted, never applied.
+    unmatched_status_s: float = Field(3600.0, gt=0)
     email: ChannelLimits = ChannelLimits(concurrency=8)
     sms: ChannelLimits = ChannelLimits(concurrency=4, rate_per_s=10)
     phone: ChannelLimits = ChannelLimits(concurrency=30)

@@ -64,6 +64,7 @@ class Stats:
     released: int = 0
     verdicts: dict[str, int] = field(default_factory=dict)
     finalized: dict[str, int] = field(default_factory=dict)
+    retired_reports: int = 0  # provider reports that matched no attempt in time (issue 8 item 6)
 
 
 class Dispatcher:
@@ -139,9 +140,10 @@ class Dispatcher:
     async def on_status(self, status: ProviderStatus) -> None:
         """StatusSink for providers' delivery reports: stored first, then applied."""
         def work(s: Session) -> int:
-            deliveries.store_status(s, status)
+            now = self.clock()
+            deliveries.store_status(s, status, now=now)
             s.flush()
-            return deliveries.apply_statuses(s, now=self.clock(), policies=self.policies)
+            return deliveries.apply_statuses(s, now=now, policies=self.policies)
         await self.in_db(work)
 
     async def housekeeping(self) -> None:
@@ -155,6 +157,8 @@ class Dispatcher:
             if self._inflight:
                 deliveries.renew_leases(s, worker=self.worker, until=now + lease)
             deliveries.apply_statuses(s, now=now, policies=self.policies)
+            self.stats.retired_reports += deliveries.retire_unmatched(
+                s, now=now, after_s=self.rt.settings.dispatch.unmatched_status_s)
             overdue = deliveries.overdue_awaiting(s, now)
             closed = campaigns.close_due(s, now)
             return begun, closed, recovered, overdue
