@@ -445,14 +445,18 @@ def apply_statuses(session: Session, *, now: datetime, policies: dict[Channel, R
     Only unsettled reports whose provider id an attempt carries are read (a join by index on both
     sides), so however many reports match nothing (yet), they can never crowd out one that does.
     Those wait for their attempt's id to be written, until retire_unmatched() retires them."""
+    batch = (select(ProviderEvent, Attempt)
+             .join(Attempt, Attempt.provider_id == ProviderEvent.provider_id)
+             .where(ProviderEvent.applied_at.is_(None))
+             .order_by(ProviderEvent.id, Attempt.id)
+             .limit(_APPLY_BATCH))
+    if session.get_bind().dialect.name == "postgresql":
+        # Engines sharing a database each apply a report once: another's rows are skipped, not
+        # applied twice (SQLite's single writer needs no lock).
+        batch = batch.with_for_update(of=ProviderEvent, skip_locked=True)
     applied = 0
     while True:
-        rows = session.execute(
-            select(ProviderEvent, Attempt)
-            .join(Attempt, Attempt.provider_id == ProviderEvent.provider_id)
-            .where(ProviderEvent.applied_at.is_(None))
-            .order_by(ProviderEvent.id, Attempt.id)
-            .limit(_APPLY_BATCH)).all()
+        rows = session.execute(batch).all()
         seen: set[int] = set()
         for e, a in rows:
             if e.id in seen:

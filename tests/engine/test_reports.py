@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, text
 
 from autoinform import db, deliveries
 from autoinform.channels.base import SendResult
@@ -147,3 +147,23 @@ async def test_a_spam_filtered_sms_is_not_retried(fast_rt: Runtime) -> None:
     await drive(d, lambda: states(fast_rt, chained.campaign_id)["960202"][0] == "done")
     assert states(fast_rt, chained.campaign_id)["960202"] == ("done", "positive", "accepted")
     assert len(sms.sent) == 2 and [o.destination for o in email.sent] == ["f@example.ru"]
+
+
+
+async def test_two_engines_apply_a_report_once(fast_rt: Runtime) -> None:
+    """Issue 8 item 6 on PostgreSQL: while one engine applies a report (its transaction still open),
+    another engine's pass skips that row instead of applying it again or waiting on its lock."""
+    if fast_rt.settings.database_url.startswith("sqlite"):
+        pytest.skip("SQLite has a single writer: a second pass waits its turn, nothing to skip")
+    b = campaign(fast_rt, [Person("960301", mobile="+79001113306")], channels=[Channel.SMS], start=MONDAY_NOON)
+    sms = ScriptedChannel(Channel.SMS, {"+79001113306": [pending("SMonce")]})
+    d = Dispatcher(fast_rt, {Channel.SMS: sms}, SimpleRenderer(), worker="w1", clock=Clock(MONDAY_NOON))
+    await drive(d, lambda: states(fast_rt, b.campaign_id)["960301"][0] == "awaiting")
+    with db.transaction(fast_rt.sessions) as s:
+        deliveries.store_status(s, provider_status("SMonce", "delivered", None), now=MONDAY_NOON)
+    with db.transaction(fast_rt.sessions) as first, db.transaction(fast_rt.sessions) as second:
+        assert deliveries.apply_statuses(first, now=MONDAY_NOON, policies=d.policies) == 1
+        first.flush()
+        second.execute(text("SET LOCAL lock_timeout = '2s'"))  # a wait would fail, not hang
+        assert deliveries.apply_statuses(second, now=MONDAY_NOON, policies=d.policies) == 0
+    assert states(fast_rt, b.campaign_id)["960301"] == ("done", "positive", "delivered")
