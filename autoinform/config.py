@@ -226,6 +226,10 @@ class DispatchSettings(BaseModel):
     # those not answered by then are asked again at a later run.
     status_poll_concurrency: int = Field(8, ge=1)
     status_poll_budget_s: float = Field(20.0, gt=0)
+    # How long a provider report matching no attempt is kept trying (it can arrive before the
+    # attempt's provider id is written, or before an interrupted attempt is reconciled); then it
+    # is retired with a reason and counted, never applied.
+    unmatched_status_s: float = Field(3600.0, gt=0)
     email: ChannelLimits = ChannelLimits(concurrency=8)
     sms: ChannelLimits = ChannelLimits(concurrency=4, rate_per_s=10)
     phone: ChannelLimits = ChannelLimits(concurrency=30)

@@ -524,39 +524,91 @@ def renew_leases(session: Session, *, worker: str, ids: Sequence[int], until: da
     return list(conn.execute(_RENEW, {"ids": list(ids), "worker": worker, "until": until}).scalars())
 
 
-def store_status(session: Session, status: ProviderStatus) -> None:
-    """Keep a provider's report as a row first (AI-2: nothing lost), then try to apply it."""
+def store_status(session: Session, status: ProviderStatus, *, now: datetime | None = None) -> None:
+    """Keep a provider's report as a row first (AI-2: nothing lost), then try to apply it.
+    `now` is the receiving engine's clock: how long an unmatched report is kept counts from it."""
     session.add(ProviderEvent(channel=status.channel, provider_id=status.provider_id, status=status.status,
                               outcome=status.outcome, reason=status.reason, error_code=status.error_code,
-                              detail=status.detail))
+                              detail=status.detail, retry=status.retry,
+                              **({"received_at": now} if now is not None else {})))
+
+
+NO_MATCHING_ATTEMPT = "no_matching_attempt"  # retired_reason of a report no attempt claimed in time
+_APPLY_BATCH = 1000
 
 
 def apply_statuses(session: Session, *, now: datetime, policies: dict[Channel, RetryPolicy]) -> int:
-    """Apply stored provider reports to their attempts; reports for unknown ids wait for later."""
-    events = session.scalars(select(ProviderEvent).where(ProviderEvent.applied_at.is_(None))
-                             .order_by(ProviderEvent.id).limit(1000)).all()
-    if not events:
-        return 0
-    by_pid = {e.provider_id for e in events}
-    attempts = {a.provider_id: a for a in session.scalars(
-        select(Attempt).where(Attempt.provider_id.in_(by_pid)))}
+    """Apply stored provider reports to their attempts, oldest first; returns how many.
+
+    Only unsettled reports whose provider id an attempt carries are read (a join by index on both
+    sides), so however many reports match nothing (yet), they can never crowd out one that does.
+    Those wait for their attempt's id to be written, until retire_unmatched() retires them."""
+    batch = (select(ProviderEvent, Attempt)
+             .join(Attempt, Attempt.provider_id == ProviderEvent.provider_id)
+             .where(ProviderEvent.applied_at.is_(None))
+             .order_by(ProviderEvent.id, Attempt.id)
+             .limit(_APPLY_BATCH))
+    if session.get_bind().dialect.name == "postgresql":
+        # Engines sharing a database each apply a report once: another's rows are skipped, not
+        # applied twice (SQLite's single writer needs no lock).
+        batch = batch.with_for_update(of=ProviderEvent, skip_locked=True)
     applied = 0
-    for e in events:
-        a = attempts.get(e.provider_id)
-        if a is None:
-            continue  # sent but not yet recorded: applied on a later pass
-        e.applied_at = now
-        applied += 1
-        if e.outcome is None:
-            a.detail = {**a.detail, "last_status": e.status}
-            continue
-        if a.outcome is not None:
-            continue  # already final (a duplicate report)
-        a.outcome, a.reason, a.disposition = e.outcome, e.reason, e.status
-        if e.error_code:
-            a.detail = {**a.detail, "error_code": e.error_code}
-        _settle(session, a, now, policies)
-    return applied
+    while True:
+        rows = session.execute(batch).all()
+        seen: set[int] = set()
+        for e, a in rows:
+            if e.id in seen:
+                continue  # one provider id on two attempts (never expected): the first takes it
+            seen.add(e.id)
+            e.applied_at = now
+            applied += 1
+            _apply_event(session, e, a, now, policies)
+        if len(rows) < _APPLY_BATCH:
+            return applied
+        session.flush()  # the next batch must not see these again
+
+
+def _apply_event(session: Session, e: ProviderEvent, a: Attempt, now: datetime,
+                 policies: dict[Channel, RetryPolicy]) -> None:
+    if e.outcome is None:
+        a.detail = {**a.detail, "last_status": e.status}
+        return
+    if a.outcome is not None:
+        return  # already final (a duplicate report)
+    # The provider's retry flag goes with the outcome, so the policy retries what may still
+    # arrive (handset off) and not what never will (spam filter): issue 8 item 7.
+    a.outcome, a.reason, a.disposition, a.retry = e.outcome, e.reason, e.status, e.retry
+    if e.error_code:
+        a.detail = {**a.detail, "error_code": e.error_code}
+    _settle(session, a, now, policies)
+
+
+def retire_unmatched(session: Session, *, now: datetime, after_s: float) -> int:
+    """Retire reports that no attempt has claimed for `after_s` seconds: settled with
+    reason NO_MATCHING_ATTEMPT, never applied; returns how many (the engine logs and counts them)."""
+    claimed = select(Attempt.id).where(Attempt.provider_id == ProviderEvent.provider_id).exists()
+    result = session.execute(
+        update(ProviderEvent)
+        .where(ProviderEvent.applied_at.is_(None),
+               ProviderEvent.received_at < now - timedelta(seconds=after_s), ~claimed)
+        .values(applied_at=now, retired_reason=NO_MATCHING_ATTEMPT)
+        .execution_options(synchronize_session=False))
+    retired = int(getattr(result, "rowcount", 0) or 0)
+    if retired:
+        log.warning("retired %d provider reports that matched no attempt within %.0f s", retired, after_s,
+                    extra={"retired_reports": retired})
+    return retired
+
+
+def report_counts(session: Session) -> dict[str, int]:
+    """Provider reports by fate: applied, waiting for their attempt, and retired by reason."""
+    waiting = ProviderEvent.applied_at.is_(None)
+    counts: dict[str, int] = defaultdict(int)
+    for retired, unsettled, n in session.execute(
+            select(ProviderEvent.retired_reason, waiting, func.count())
+            .group_by(ProviderEvent.retired_reason, waiting)):
+        counts[retired or ("waiting" if unsettled else "applied")] += int(n)
+    return dict(counts)
 
 
 def _settle(session: Session, attempt: Attempt, now: datetime, policies: dict[Channel, RetryPolicy]) -> None:

@@ -70,6 +70,7 @@ class Stats:
     polls_unanswered: int = 0
     verdicts: dict[str, int] = field(default_factory=dict)
     finalized: dict[str, int] = field(default_factory=dict)
+    retired_reports: int = 0  # provider reports that matched no attempt in time (issue 8 item 6)
 
 
 class Dispatcher:
@@ -152,9 +153,10 @@ class Dispatcher:
     async def on_status(self, status: ProviderStatus) -> None:
         """StatusSink for providers' delivery reports: stored first, then applied."""
         def work(s: Session) -> int:
-            deliveries.store_status(s, status)
+            now = self.clock()
+            deliveries.store_status(s, status, now=now)
             s.flush()
-            return deliveries.apply_statuses(s, now=self.clock(), policies=self.policies)
+            return deliveries.apply_statuses(s, now=now, policies=self.policies)
         await self.in_db(work)
 
     async def housekeeping(self) -> None:
@@ -166,6 +168,8 @@ class Dispatcher:
             begun = campaigns.begin_due(s, now)
             recovered = deliveries.recover(s, now=now, alive=self.worker)
             deliveries.apply_statuses(s, now=now, policies=self.policies)
+            self.stats.retired_reports += deliveries.retire_unmatched(
+                s, now=now, after_s=self.rt.settings.dispatch.unmatched_status_s)
             overdue = deliveries.overdue_awaiting(s, now)
             closed = campaigns.close_due(s, now)
             return begun, closed, recovered, overdue

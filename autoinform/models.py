@@ -23,6 +23,8 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -310,11 +312,17 @@ class ProviderEvent(Base):
     """A status a provider reported (SMS delivery report, call end), stored before it is applied.
 
     Reports can arrive before the attempt that caused them is recorded, or while no worker runs;
-    keeping them as rows means none is lost and housekeeping applies the rest later.
+    keeping them as rows means none is lost and housekeeping applies the rest later. `applied_at`
+    is when the row was settled: applied to its attempt, or retired with `retired_reason` when no
+    attempt claimed it within dispatch.unmatched_status_s (so unsettled rows, and the index on
+    them, stay few however many stray reports come in).
     """
 
     __tablename__ = "provider_events"
-    __table_args__ = (Index("ix_provider_events_unapplied", "applied_at", "provider_id"),)
+    # Only unsettled rows, in arrival order: applying and retiring read these and no others, so
+    # their cost follows the reports still waiting, not every report ever received.
+    __table_args__ = (Index("ix_provider_events_unsettled", "id", sqlite_where=text("applied_at IS NULL"),
+                            postgresql_where=text("applied_at IS NULL")),)
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     channel: Mapped[Channel] = mapped_column(_enum(Channel, "channel"))
@@ -324,8 +332,11 @@ class ProviderEvent(Base):
     reason: Mapped[str] = mapped_column(String(64), default="")
     error_code: Mapped[str | None] = mapped_column(String(32), default=None)
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # The provider says a negative outcome may turn with another attempt later (ProviderStatus.retry).
+    retry: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
     applied_at: Mapped[datetime | None] = mapped_column(default=None)
+    retired_reason: Mapped[str | None] = mapped_column(String(64), default=None)
 
 
 class StopEntry(Base):

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from datetime import datetime
+from typing import Any, Protocol, runtime_checkable
 
 from autoinform.content import Content
 from autoinform.models import Channel, Outcome
@@ -81,6 +82,9 @@ class ProviderStatus:
     reason: str
     error_code: str | None = None
     detail: dict[str, Any] = field(default_factory=dict)
+    # A negative outcome another attempt later may turn (handset off, carrier queue full); the
+    # provider's own classification (twilio_status.DELIVERY_ERRORS), carried to the retry policy.
+    retry: bool = False
 
 
 StatusSink = Callable[[ProviderStatus], Awaitable[None]]
@@ -100,3 +104,16 @@ class ChannelSender(Protocol):
 
     async def close(self) -> None:
         """Finish or release in-flight work and close connections."""
+
+
+@runtime_checkable
+class SentFinder(Protocol):
+    """Optional for channels whose provider can list what it sent: used to settle an interrupted
+    attempt (the engine died between the provider's API call and recording its id) before sending
+    it again."""
+
+    async def find_sent(self, destination: str, since: datetime, until: datetime,
+                        body: str | None = None) -> ProviderStatus | None:
+        """The newest message to `destination` sent within [since, until] (and with exactly this
+        `body`, when given), or None when there is none. Raises ChannelError when the provider
+        cannot be asked: that must never be taken for "not sent"."""

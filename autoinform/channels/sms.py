@@ -17,13 +17,14 @@ import logging
 import re
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
 import aiohttp
 from twilio.base.exceptions import TwilioException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
-from twilio.rest.api.v2010.account.message import MessageList
+from twilio.rest.api.v2010.account.message import MessageList, MessagePage
 
 from autoinform.channels.base import Outgoing, ProviderStatus, SendResult
 from autoinform.channels.twilio_status import classify_request_error, provider_status, status_outcome
@@ -186,6 +187,33 @@ class TwilioSmsProvider:
             extra["error_message"] = message.error_message
         return provider_status(str(message.sid), str(message.status), message.error_code, extra)
 
+    async def find(self, to: str, since: datetime, until: datetime, body: str | None = None,
+                   *, page_size: int = 50) -> ProviderStatus | None:
+        """The newest message to `to` sent within [since, until] (and with this body, when given),
+        from the Message list filtered by To, DateSent> and DateSent<, page by page; None if none."""
+        # Twilio keeps DateSent to the second: the window is widened to whole seconds, and each
+        # message is checked here as well, in case the API took the filter for a bare date.
+        low = since.astimezone(UTC).replace(microsecond=0)
+        high = until.astimezone(UTC).replace(microsecond=0)
+        if high < until.astimezone(UTC):
+            high += timedelta(seconds=1)
+        page: MessagePage | None = await self._call(self._messages().page_async(
+            to=to, date_sent_after=low, date_sent_before=high, page_size=page_size))
+        while page is not None:
+            for message in page:  # newest first
+                sent = message.date_sent
+                if sent is None or not low <= sent <= high or message.to != to:
+                    continue
+                if body is not None and message.body != body:
+                    continue
+                extra: dict[str, Any] = {"num_segments": message.num_segments, "found_by": "message_list",
+                                         "date_sent": sent.isoformat()}
+                if message.error_message:
+                    extra["error_message"] = message.error_message
+                return provider_status(str(message.sid), str(message.status), message.error_code, extra)
+            page = await self._call(page.next_page_async())
+        return None
+
     def _messages(self) -> MessageList:
         if self._client is None:
             raise ChannelError("twilio provider is not started", permanent=False)
@@ -209,10 +237,22 @@ class TwilioSmsProvider:
 
 
 class TwilioSmsChannel(SmsChannel):
-    """The SMS channel as configured by [twilio] settings."""
+    """The SMS channel as configured by [twilio] settings; a SentFinder (channels.base)."""
 
     def __init__(self, settings: TwilioSettings, *, request_timeout_s: float = 15.0,
                  logger: logging.Logger | None = None) -> None:
         log = logger or logging.getLogger(__name__)
-        super().__init__(TwilioSmsProvider(settings, request_timeout_s=request_timeout_s, logger=log),
-                         logger=log)
+        self.twilio = TwilioSmsProvider(settings, request_timeout_s=request_timeout_s, logger=log)
+        super().__init__(self.twilio, logger=log)
+
+    async def find_sent(self, destination: str, since: datetime, until: datetime,
+                        body: str | None = None) -> ProviderStatus | None:
+        """What Twilio sent to `destination` within [since, until]: the newest such message's status
+        and SID, or None. An interrupted attempt (sent, perhaps, but its SID never recorded) is
+        settled from this before it is sent again. Raises SmsSubmitError (a ChannelError) when
+        Twilio cannot be asked: never to be taken for "not sent"."""
+        found = await self.twilio.find(destination, since, until, body)
+        self._log.info("message list for %s between %s and %s: %s", mask_phone(destination),
+                       since.isoformat(), until.isoformat(),
+                       f"{found.provider_id} {found.status}" if found else "nothing sent")
+        return found

@@ -23,7 +23,8 @@ _FINAL: dict[str, tuple[Outcome, str]] = {
 }
 
 # Carrier-side delivery errors reported with undelivered/failed; "retryable" says another attempt
-# later may succeed (phone off or out of coverage), which the dispatcher's policy may use.
+# later may succeed (phone off or out of coverage). This table is the one place that decides it:
+# provider_status() carries it as ProviderStatus.retry to the stored report and the retry policy.
 DELIVERY_ERRORS: dict[str, tuple[str, bool]] = {
     "30001": ("queue overflow", True),
     "30002": ("account suspended", False),
@@ -77,8 +78,10 @@ def provider_status(sid: str, status: str, error_code: str | int | None,
     detail: dict[str, Any] = dict(extra or {})
     if status.lower() not in INTERMEDIATE and status.lower() not in _FINAL:
         detail["unknown_status"] = True
+    retry = False
     if code is not None and code in DELIVERY_ERRORS:
         meaning, retryable = DELIVERY_ERRORS[code]
         detail.update(error_meaning=meaning, retryable=retryable)
+        retry = retryable and outcome is Outcome.NEGATIVE
     return ProviderStatus(channel=Channel.SMS, provider_id=sid, status=status, outcome=outcome,
-                          reason=reason, error_code=code, detail=detail)
+                          reason=reason, error_code=code, detail=detail, retry=retry)

@@ -5,6 +5,13 @@ Implemented as Twilio documents it:
   MessagingServiceSid, Body, StatusCallback; HTTP Basic auth (account SID, auth token).
   201 with the Message resource JSON (sid "SM" + 32 hex, num_segments counted as GSM-7 or UCS-2).
 - GET  /2010-04-01/Accounts/{AccountSid}/Messages/{Sid}.json and GET .../Accounts/{AccountSid}.json
+- GET  /2010-04-01/Accounts/{AccountSid}/Messages.json: the list, newest DateSent first (messages
+  not yet sent by DateCreated), filtered by To, From, DateSent (that day), DateSent> (on or after)
+  and DateSent< (on or before; a bare date means through its end), each a GMT date YYYY-MM-DD or
+  date-time YYYY-MM-DDTHH:MM:SSZ; a filter on DateSent leaves out messages not yet sent. Paged as
+  Twilio pages: PageSize (default 50, at most 1000), Page, PageToken ("PA" + the last SID of the
+  page before), and the keys messages, page, page_size, start, end, uri, first_page_uri,
+  next_page_uri, previous_page_uri. `clock` dates what the server does (tests place messages in time).
 - errors as JSON {"code", "message", "more_info", "status"}: 20003 (401 auth), 20404 (404),
   21211 (invalid To), 21602 (no Body), 21617 (Body over 1600), 21603 (no From), 21212 (From not
   a phone number), 21659 (From not an account number), 21606 (From not SMS-capable), 21609
@@ -33,12 +40,13 @@ import hmac
 import re
 import secrets
 import socket
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from email.utils import format_datetime
+from datetime import UTC, date, datetime, time, timedelta
+from email.utils import format_datetime, parsedate_to_datetime
 from types import TracebackType
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import urlencode, urlparse
 
 from aiohttp import ClientError, ClientSession, web
 
@@ -53,6 +61,7 @@ _GSM_BASIC = frozenset(
 )
 _GSM_EXT = frozenset("^{}\\[~]|€\f")
 _ERRORS = {
+    20001: (400, "Invalid {name}: {value}"),
     20003: (401, "Authenticate"),
     20404: (404, "The requested resource {path} was not found"),
     20429: (429, "Too Many Requests"),
@@ -123,6 +132,20 @@ def _rfc2822(moment: datetime) -> str:
     return format_datetime(moment.astimezone(UTC))
 
 
+def _sent_bound(value: str, *, upper: bool) -> datetime:
+    """A DateSent filter value as an instant: a date-time as given, a bare date from its start
+    (lower bound) or through its end (upper bound, Twilio's "on or before")."""
+    try:
+        if "T" not in value:
+            day = date.fromisoformat(value)
+            moment = datetime.combine(day, time(0), tzinfo=UTC)
+            return moment + timedelta(days=1) - timedelta(microseconds=1) if upper else moment
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(value) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
 @dataclass
 class FakeTwilio:
     account_sid: str = ACCOUNT_SID
@@ -136,6 +159,7 @@ class FakeTwilio:
     messages: dict[str, dict[str, Any]] = field(default_factory=dict)
     callbacks: list[Callback] = field(default_factory=list)
     requests: int = 0
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
     def __post_init__(self) -> None:
         self._runner: web.AppRunner | None = None
@@ -151,6 +175,7 @@ class FakeTwilio:
         app = web.Application()
         prefix = f"/{API_VERSION}/Accounts/{{account}}"
         app.router.add_post(prefix + "/Messages.json", self._create)
+        app.router.add_get(prefix + "/Messages.json", self._list)
         app.router.add_get(prefix + "/Messages/{sid}.json", self._fetch)
         app.router.add_get(prefix + ".json", self._account)
         self._runner = web.AppRunner(app, access_log=None)
@@ -221,6 +246,71 @@ class FakeTwilio:
             return self._error(20404, path=request.path)
         return web.json_response(message)
 
+    async def _list(self, request: web.Request) -> web.Response:
+        self.requests += 1
+        if not self._authorised(request):
+            return self._error(20003)
+        query = request.query
+        try:
+            size = int(query.get("PageSize", "50"))
+            page = int(query.get("Page", "0"))
+        except ValueError:
+            return self._error(20001, name="PageSize or Page", value=str(dict(query)))
+        if not 1 <= size <= 1000 or page < 0:
+            return self._error(20001, name="PageSize", value=str(size))
+        try:
+            selected = self._select(query)
+        except ValueError as exc:
+            return self._error(20001, name="DateSent", value=str(exc))
+        # A token names the SID a page ends after ("PA") or before ("PB"), so pages stay put
+        # while new messages come in at the top.
+        start, stop, token = 0, size, query.get("PageToken", "")
+        if token:
+            at = next((i for i, m in enumerate(selected) if m["sid"] == token[2:]), None)
+            if at is None or token[:2] not in ("PA", "PB"):
+                start = stop = len(selected)
+            elif token.startswith("PA"):
+                start, stop = at + 1, at + 1 + size
+            else:
+                start, stop = max(0, at - size), at
+        chunk = selected[start:stop]
+        filters = {k: v for k, v in query.items() if k in ("To", "From", "DateSent", "DateSent<", "DateSent>")}
+        path = f"/{API_VERSION}/Accounts/{self.account_sid}/Messages.json"
+
+        def uri(page_no: int, page_token: str | None = None) -> str:
+            extra = {"PageSize": str(size), "Page": str(page_no)} | ({"PageToken": page_token} if page_token else {})
+            return path + "?" + urlencode(filters | extra)
+
+        more = stop < len(selected)
+        return web.json_response({
+            "messages": chunk, "page": page, "page_size": size, "start": page * size,
+            "end": page * size + max(len(chunk) - 1, 0),
+            "uri": uri(page, token), "first_page_uri": uri(0),
+            "next_page_uri": uri(page + 1, "PA" + chunk[-1]["sid"]) if more and chunk else None,
+            "previous_page_uri": uri(page - 1, "PB" + chunk[0]["sid"]) if page > 0 and chunk else None,
+        })
+
+    def _select(self, query: Mapping[str, str]) -> list[dict[str, Any]]:
+        """The messages a list request's filters select, newest first, as Twilio orders them."""
+        lowest, highest = datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC)
+        if "DateSent" in query:
+            lowest, highest = _sent_bound(query["DateSent"], upper=False), _sent_bound(query["DateSent"], upper=True)
+        if "DateSent>" in query:
+            lowest = max(lowest, _sent_bound(query["DateSent>"], upper=False))
+        if "DateSent<" in query:
+            highest = min(highest, _sent_bound(query["DateSent<"], upper=True))
+        dated = any(k in query for k in ("DateSent", "DateSent>", "DateSent<"))
+        found: list[tuple[datetime, int, dict[str, Any]]] = []
+        for order, m in enumerate(self.messages.values()):
+            if any(name in query and m[key] != query[name] for name, key in (("To", "to"), ("From", "from"))):
+                continue
+            sent = parsedate_to_datetime(m["date_sent"]) if m["date_sent"] else None
+            if dated and (sent is None or not lowest <= sent <= highest):
+                continue
+            found.append((sent or parsedate_to_datetime(m["date_created"]), order, m))
+        found.sort(key=lambda t: (t[0], t[1]), reverse=True)
+        return [m for _, _, m in found]
+
     async def _create(self, request: web.Request) -> web.Response:
         self.requests += 1
         if not self._authorised(request):
@@ -259,7 +349,7 @@ class FakeTwilio:
 
     def _new_message(self, to: str, from_: str, service: str, body: str) -> dict[str, Any]:
         sid = "SM" + secrets.token_hex(16)
-        now = _rfc2822(datetime.now(UTC))
+        now = _rfc2822(self.clock())
         base = f"/{API_VERSION}/Accounts/{self.account_sid}/Messages/{sid}"
         return {
             "account_sid": self.account_sid, "api_version": API_VERSION, "body": body,
@@ -297,7 +387,7 @@ class FakeTwilio:
                 await self._post_callback(callback, message)
 
     def _update(self, message: dict[str, Any], status: str, error_code: int | None) -> None:
-        now = datetime.now(UTC)
+        now = self.clock()
         message["status"] = status
         message["date_updated"] = _rfc2822(now)
         if status == "sent":
@@ -318,7 +408,7 @@ class FakeTwilio:
         if message["error_code"] is not None:
             params["ErrorCode"] = str(message["error_code"])
         if message["status"] in ("delivered", "undelivered"):
-            params["RawDlrDoneDate"] = datetime.now(UTC).strftime("%y%m%d%H%M")
+            params["RawDlrDoneDate"] = self.clock().astimezone(UTC).strftime("%y%m%d%H%M")
         signature = twilio_signature(self.auth_token, url, params)
         assert self._session is not None
         headers = {"X-Twilio-Signature": signature, "User-Agent": "TwilioProxy/1.1",

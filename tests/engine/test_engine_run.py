@@ -49,7 +49,8 @@ async def test_engine_runs_email_and_sms_campaign_to_the_end(tmp_path: Path, bac
                                       from_number=FROM_NUMBER, api_base_url=twilio.base_url),
                 web={"port": port, "public_url": f"http://127.0.0.1:{port}"},
                 ivr={"port": 0},
-                dispatch={"poll_interval_s": 0.05},
+                # 30003 (unreachable handset) is temporary: retried at once, twice in all (issue 8 item 7).
+                dispatch={"poll_interval_s": 0.05, "sms": {"max_attempts": 2, "retry_delay_s": 0}},
             )
             rt = open_runtime(settings)
             users(rt)
@@ -87,4 +88,5 @@ async def test_engine_runs_email_and_sms_campaign_to_the_end(tmp_path: Path, bac
     }
     assert all(a.provider_id and a.provider_id.startswith("SM") for a in sms_attempts)
     assert {a.detail.get("error_code") for a in sms_attempts} >= {"30003"}
+    assert [a.retry for a in sms_attempts if a.destination == "+79001110003"] == [True, True]
     assert len(sink.messages) == 1
