@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol, cast
 
-from sqlalchemy import Connection, Table, bindparam, func, select, update
+from sqlalchemy import Connection, Table, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from autoinform.bulk import BulkStatement
@@ -177,7 +177,12 @@ _STOPPED = (select(StopEntry.account, StopEntry.created_at, StopEntry.reason)
 _STOPS_SEEN = select(func.coalesce(func.max(StopEntry.id), 0))
 _LATEST = (select(Attempt.delivery_id, func.max(Attempt.id).label("aid"))
            .where(_in_ids(Attempt.delivery_id)).group_by(Attempt.delivery_id))
-_LATEST_SUB = _LATEST.subquery()
+# The latest attempt that may have left: one closed as not sent (held at the instant of sending)
+# does not hide the crash-interrupted attempt before it.
+_LATEST_SUB = (select(Attempt.delivery_id, func.max(Attempt.id).label("aid"))
+               .where(_in_ids(Attempt.delivery_id),
+                      or_(Attempt.disposition.is_(None), Attempt.disposition != "not_sent"))
+               .group_by(Attempt.delivery_id)).subquery()
 _INTERRUPTED = (select(Attempt.delivery_id, Attempt.id, Attempt.channel, Attempt.destination, Attempt.started_at)
                 .join(_LATEST_SUB, _LATEST_SUB.c.aid == Attempt.id)
                 .where(Attempt.reason == "interrupted"))

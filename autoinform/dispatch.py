@@ -27,10 +27,12 @@ from typing import TypeVar
 from sqlalchemy.orm import Session
 
 from autoinform import campaigns, deliveries
-from autoinform.channels.base import ChannelSender, Outgoing, ProviderStatus, SendResult
+from autoinform.channels.base import ChannelSender, Outgoing, ProviderStatus, SendResult, SentFinder
 from autoinform.config import ChannelLimits
+from autoinform.content import SmsContent
 from autoinform.db import transaction
 from autoinform.deliveries import Done, Renderer, Work
+from autoinform.errors import ChannelError
 from autoinform.logs import mask_destination
 from autoinform.models import Campaign, Channel, Delivery, Outcome, utcnow
 from autoinform.policy import RetryPolicy
@@ -40,6 +42,9 @@ from autoinform.sendgate import Action, SendGate
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+# A provider lists a message once it has left its queue: an interrupted attempt is looked up only
+# this long after it began (issue 8 item 6).
+RECONCILE_AFTER = timedelta(seconds=60)
 Sweep = tuple[list[int], dict[int, str], int, list[tuple[int, Channel, str]]]
 
 
@@ -274,6 +279,13 @@ class Dispatcher:
                     self._hold(w, hold.action, hold.reason, hold.at or now)
                     continue
                 now = self.clock()
+                if w.interrupted is not None and isinstance(sender, SentFinder):
+                    found = await self._reconcile(sender, w, now)
+                    if found is None:
+                        continue  # held: asked again later
+                    if found.outcome is not None or found.provider_id:
+                        self._done.append(Done(w, found, self.clock(), started_at=now))
+                        continue
                 result = await self._send(sender, w)
                 self.stats.sent += 1
                 self._done.append(Done(w, result, self.clock(), started_at=now))
@@ -284,6 +296,34 @@ class Dispatcher:
                 self._deferred.append((w, self.clock(), "dispatch_error"))
             finally:
                 self._inflight -= 1
+
+    async def _reconcile(self, finder: SentFinder, w: Work, now: datetime) -> SendResult | None:
+        """Before sending again what a crash interrupted, ask the provider whether it left then.
+        Returns what it says (a result with the provider's id: nothing is sent), an empty result
+        (not sent: send now), or None after holding the work (too early to tell, or the provider
+        cannot be asked: "cannot tell" is never taken for "not sent")."""
+        prev = w.interrupted
+        assert prev is not None
+        if now < prev.started_at + RECONCILE_AFTER:
+            self._hold(w, Action.RELEASE, "reconcile_wait", prev.started_at + RECONCILE_AFTER)
+            return None
+        body = w.content.text if isinstance(w.content, SmsContent) else None
+        try:
+            # The provider's send times are whole seconds: widen the start by one.
+            status = await finder.find_sent(prev.destination, prev.started_at - timedelta(seconds=1), now, body)
+        except ChannelError as exc:
+            log.warning("cannot ask the provider what the interrupted attempt %s sent: %s", prev.attempt_id, exc,
+                        extra=self._extra(w))
+            self._hold(w, Action.RELEASE, "reconcile_unavailable", now + RECONCILE_AFTER)
+            return None
+        if status is None:
+            return SendResult(None, "")
+        log.info("interrupted attempt %s was sent (%s): adopted, not sent again", prev.attempt_id, status.status,
+                 extra=self._extra(w))
+        return SendResult(status.outcome, status.reason if status.outcome else "pending",
+                          retry=status.retry, provider_id=status.provider_id,
+                          disposition=f"reconciled:{status.status}"[:64],
+                          detail={**status.detail, "reconciled_from_attempt": prev.attempt_id})
 
     def _hold(self, w: Work, action: Action, reason: str, at: datetime) -> None:
         self.stats.held[reason] = self.stats.held.get(reason, 0) + 1

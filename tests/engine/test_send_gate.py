@@ -13,9 +13,11 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import select, update
 
-from autoinform import campaigns, db, results
+from autoinform import campaigns, db, deliveries, results
+from autoinform.channels.base import ProviderStatus
 from autoinform.config import ChannelLimits
 from autoinform.dispatch import Dispatcher
+from autoinform.errors import ChannelError
 from autoinform.models import Attempt, Channel, ContactList, Delivery, DeliveryState, Outcome
 from autoinform.runtime import Runtime
 from tests.engine.builders import Person, SimpleRenderer, campaign
@@ -171,3 +173,55 @@ async def test_deliveries_for_a_channel_this_engine_cannot_send_on_wait(fast_rt:
     assert len(sms.sent) == 3
     with fast_rt.sessions() as s:
         assert set(s.scalars(select(Delivery.state))) == {DeliveryState.DONE}
+
+
+class Finder(ScriptedChannel):
+    """An SMS channel whose provider can list what it sent (Twilio's message list)."""
+
+    def __init__(self, found: dict[str, ProviderStatus], broken: set[str]) -> None:
+        super().__init__(Channel.SMS)
+        self.found, self.broken = found, broken
+        self.asked: list[tuple[str, datetime, datetime, str | None]] = []
+
+    async def find_sent(self, destination: str, since: datetime, until: datetime,
+                        body: str | None = None) -> ProviderStatus | None:
+        self.asked.append((destination, since, until, body))
+        if destination in self.broken:
+            raise ChannelError("Twilio unreachable", permanent=False)
+        return self.found.get(destination)
+
+
+async def test_an_interrupted_sms_is_reconciled_with_the_provider_before_it_is_sent_again(fast_rt: Runtime) -> None:
+    """Item 6: the engine died after handing an SMS to the provider but before writing its id. On the
+    next claim the provider's message list decides: a message it sent is adopted (its id and status
+    recorded, nothing sent again); none found: sent; provider unreachable: held, never taken for
+    "not sent"; too soon after the crash to tell: held until it can."""
+    people = [Person("880001", mobile="+79005550001"), Person("880002", mobile="+79005550002"),
+              Person("880003", mobile="+79005550003")]
+    b = campaign(fast_rt, people, channels=[Channel.SMS], start=MONDAY_NOON)
+    clock = Clock(MONDAY_NOON)
+    sms = Finder({"+79005550001": ProviderStatus(Channel.SMS, "SM77", "delivered", Outcome.POSITIVE, "delivered")},
+                 broken={"+79005550003"})
+    d = Dispatcher(fast_rt, {Channel.SMS: sms}, SimpleRenderer(), worker="w1", clock=clock)
+    with db.transaction(fast_rt.sessions) as s:  # the first life claims, sends, and dies
+        assert len(deliveries.claim(s, now=MONDAY_NOON, limit=10, worker="w1", lease_s=300, window=d.window,
+                                    renderer=SimpleRenderer()).work) == 3
+    assert await d.recover() == 3
+    clock.now += timedelta(seconds=10)
+    async with running(d):
+        await until(lambda: d.stats.held.get("reconcile_wait") == 3)
+    assert sms.sent == [] and sms.asked == []
+    clock.now = MONDAY_NOON + timedelta(seconds=61)
+    async with running(d):
+        await until(lambda: states(fast_rt, b.campaign_id)["880002"][0] == "done"
+                    and d.stats.held.get("reconcile_unavailable") == 1)
+    assert [i.destination for i in sms.sent] == ["+79005550002"]
+    st = states(fast_rt, b.campaign_id)
+    assert st["880001"] == ("done", "positive", "delivered") and st["880002"] == ("done", "positive", "accepted")
+    assert st["880003"] == ("pending", None, None)
+    asked = {dest: (since, until_, body) for dest, since, until_, body in sms.asked}
+    assert asked["+79005550001"] == (MONDAY_NOON - timedelta(seconds=1), clock.now, "Долг 123456 коп.")
+    with fast_rt.sessions() as s:
+        adopted = s.scalars(select(Attempt).where(Attempt.provider_id == "SM77")).one()
+    assert adopted.disposition == "reconciled:delivered" and adopted.duplicate_of is not None
+    assert adopted.detail["reconciled_from_attempt"] == adopted.duplicate_of
