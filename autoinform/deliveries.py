@@ -11,6 +11,8 @@ worker thread). Invariants:
 from __future__ import annotations
 
 import logging
+import os
+import socket
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -24,7 +26,7 @@ from autoinform.bulk import BulkStatement
 from autoinform.calendar import InformingWindow
 from autoinform.channels.base import ProviderStatus, SendResult
 from autoinform.content import Content, EmailContent, PhoneContent, Recipient, SmsContent
-from autoinform.errors import AutoinformError
+from autoinform.errors import AutoinformError, ConfigError
 from autoinform.models import (
     Attempt,
     Campaign,
@@ -36,6 +38,7 @@ from autoinform.models import (
     Delivery,
     DeliveryState,
     Division,
+    EngineWorker,
     ListRow,
     Outcome,
     ProviderEvent,
@@ -486,6 +489,38 @@ def close_lost(session: Session, work: Sequence[Work], now: datetime) -> None:
     if work:
         session.connection().execute(_CLOSE_UNSENT, [{"_id": w.attempt_id, "_ended_at": now, "_reason": "lease_lost"}
                                                       for w in work])
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, someone else's
+        return True
+    return True
+
+
+def register_worker(session: Session, *, worker: str, now: datetime, stale_after: timedelta) -> None:
+    """Claim the lease-owner name `worker` for this process, or refuse: another live engine uses it
+    (same host and its process still there, or another host whose heartbeat is fresh). Taking its
+    name would let this engine take back its live leases at start, and both would send them."""
+    host, pid = socket.gethostname()[:255], os.getpid()
+    row = session.get(EngineWorker, worker, with_for_update=True)
+    if row is not None and (row.host, row.pid) != (host, pid):
+        live = _pid_alive(row.pid) if row.host == host else row.heartbeat_at > now - stale_after
+        if live:
+            raise ConfigError(f"another engine is running as worker {worker!r} (host {row.host}, pid {row.pid}, "
+                              f"seen {row.heartbeat_at.isoformat()}): give each engine its own AUTOINFORM_WORKER")
+    if row is None:
+        session.add(EngineWorker(name=worker, host=host, pid=pid, heartbeat_at=now))
+    else:
+        row.host, row.pid, row.heartbeat_at = host, pid, now
+
+
+def heartbeat(session: Session, *, worker: str, now: datetime) -> None:
+    session.execute(update(EngineWorker).where(EngineWorker.name == worker, EngineWorker.pid == os.getpid())
+                    .values(heartbeat_at=now))
 
 
 def recover(session: Session, *, now: datetime, worker: str | None = None, alive: str | None = None) -> int:

@@ -123,8 +123,15 @@ class Dispatcher:
         self._wake.set()
 
     async def recover(self) -> int:
-        """At start-up: deliveries our previous life held when it died go back to pending."""
-        return await self.in_db(lambda s: deliveries.recover(s, now=self.clock(), worker=self.worker))
+        """At start-up: take the worker name (refused while another engine lives under it), then
+        deliveries our previous life held when it died go back to pending."""
+        lease = timedelta(seconds=self.rt.settings.dispatch.lease_s)
+
+        def start(s: Session) -> int:
+            now = self.clock()
+            deliveries.register_worker(s, worker=self.worker, now=now, stale_after=lease)
+            return deliveries.recover(s, now=now, worker=self.worker)
+        return await self.in_db(start)
 
     async def run(self, stop: asyncio.Event) -> None:
         switch_interval = sys.getswitchinterval()
@@ -188,12 +195,18 @@ class Dispatcher:
 
     async def renew_leases(self) -> list[int]:
         """Extend the leases of every piece of work in flight (queued, being sent, or sent and not
-        yet written back); returns those found taken by another engine, which the gate drops."""
+        yet written back); returns those found taken by another engine, which the gate drops. The
+        worker name's heartbeat goes with it."""
         ids = self.gate.in_flight()
+        now = self.clock()
+        until = now + timedelta(seconds=self.rt.settings.dispatch.lease_s)
+
+        def renew(s: Session) -> list[int]:
+            deliveries.heartbeat(s, worker=self.worker, now=now)
+            return deliveries.renew_leases(s, worker=self.worker, ids=ids, until=until)
+        kept = await self.in_db(renew)
         if not ids:
             return []
-        until = self.clock() + timedelta(seconds=self.rt.settings.dispatch.lease_s)
-        kept = await self.in_db(lambda s: deliveries.renew_leases(s, worker=self.worker, ids=ids, until=until))
         lost = self.gate.renewed(kept, ids, until)
         if lost:
             self.stats.leases_lost += len(lost)
@@ -267,16 +280,7 @@ class Dispatcher:
             try:
                 if not self._stopping:
                     await bucket.acquire()  # may sleep: a stop can come meanwhile
-                if self._stopping:
-                    self._deferred.append((w, self.clock(), "engine_stopping"))
-                    continue
-                now = self.clock()
-                hold = await self.gate.check(w, now)  # may wait for a read: take the instant after
-                if hold is None and self._stopping:
-                    self._deferred.append((w, self.clock(), "engine_stopping"))
-                    continue
-                if hold is not None:
-                    self._hold(w, hold.action, hold.reason, hold.at or now)
+                if not await self._may_leave(w):
                     continue
                 now = self.clock()
                 if w.interrupted is not None and isinstance(sender, SentFinder):
@@ -286,6 +290,9 @@ class Dispatcher:
                     if found.outcome is not None or found.provider_id:
                         self._done.append(Done(w, found, self.clock(), started_at=now))
                         continue
+                    if not await self._may_leave(w):  # the provider took its time: ask again
+                        continue
+                    now = self.clock()
                 result = await self._send(sender, w)
                 self.stats.sent += 1
                 self._done.append(Done(w, result, self.clock(), started_at=now))
@@ -296,6 +303,18 @@ class Dispatcher:
                 self._deferred.append((w, self.clock(), "dispatch_error"))
             finally:
                 self._inflight -= 1
+
+    async def _may_leave(self, w: Work) -> bool:
+        """The send gate's word at this instant; work held back is queued for writing with why."""
+        if not self._stopping:
+            hold = await self.gate.check(w, self.clock)
+            if hold is not None:
+                self._hold(w, hold.action, hold.reason, hold.at or self.clock())
+                return False
+        if self._stopping:  # also when the stop came while the gate was reading
+            self._deferred.append((w, self.clock(), "engine_stopping"))
+            return False
+        return True
 
     async def _reconcile(self, finder: SentFinder, w: Work, now: datetime) -> SendResult | None:
         """Before sending again what a crash interrupted, ask the provider whether it left then.

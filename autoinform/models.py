@@ -362,6 +362,18 @@ class Generation(Base):
     value: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
+class EngineWorker(Base):
+    """Who runs under a lease-owner name: an engine takes back its previous life's leases at start
+    by that name, so a second live engine under the same name must be refused, not let in."""
+
+    __tablename__ = "engine_workers"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    heartbeat_at: Mapped[datetime] = mapped_column()
+
+
 class AuditEntry(Base):
     __tablename__ = "audit_log"
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import enum
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -153,12 +153,14 @@ class SendGate:
 
     # --- the decision ----------------------------------------------------------------------------
 
-    async def check(self, w: Work, now: datetime) -> Hold | None:
-        """None: the message may leave now. Else what to do with it instead."""
-        hold = self._lease_hold(w, now)
+    async def check(self, w: Work, clock: Callable[[], datetime]) -> Hold | None:
+        """None: the message may leave now. Else what to do with it instead. The instant is taken
+        after the read, so a campaign's end or the window's close is judged when the send leaves."""
+        hold = self._lease_hold(w, clock())
         if hold is not None:
             return hold
         await self._fresh()
+        now = clock()
         return self._lease_hold(w, now) or self._decide(w, now)
 
     def _lease_hold(self, w: Work, now: datetime) -> Hold | None:

@@ -19,10 +19,9 @@ from autoinform.models import Attempt, Channel, Customer, Delivery, DeliveryStat
 from autoinform.runtime import Runtime
 from tests.channels.test_bounces import FIXTURES, SECRET
 from tests.engine.builders import Person, SimpleRenderer, campaign
-from tests.engine.test_dispatch import MONDAY_NOON, Clock, ScriptedChannel, fast_rt, running, states, until
+from tests.engine.test_dispatch import MONDAY_NOON, Clock, ScriptedChannel, running, states, until
 from tests.fakes.smtp_sink import SmtpSink
 
-__all__ = ["fast_rt"]  # the fixture, used by name
 QUIET = timedelta(hours=2)
 FIXTURE_TOKENS = {"postfix": b"ai4243.4b58da28a2a448f6", "exim": b"ai4244.12c3466b1f4dd665"}
 
