@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from autoinform.accounts import parse_account
 from autoinform.divisions import resolve
 from autoinform.importing import phones
 from autoinform.importing.headers import CONTACT_FIELDS, Field, HeaderMap
@@ -21,7 +22,6 @@ from autoinform.models import Channel, ContactSource, LineType
 
 MAX_CELL = 2000  # characters; billing data never needs more, and a 10 MB cell must not reach the DB
 MAX_RAW = 500  # characters of the original row kept in the rejection report
-_ACCOUNT = re.compile(r"[0-9A-Za-zА-Яа-яЁё][0-9A-Za-zА-Яа-яЁё/_.-]{0,31}")
 _LIST_SPLIT = re.compile(r"[,;]")
 _LIMITS = {Field.NAME: 300, Field.ADDRESS: 500}
 # The file was written by a program that stores formulas but does not compute them.
@@ -122,10 +122,10 @@ class RowNormaliser:
             column = self.headers.column(idx) or f"#{idx + 1}"
             issue = Issue(column, UNCACHED_FORMULA.format(formula[:60]), formula[:100])
             (warnings if idx in self._formula_warns or idx >= self.width else problems).append(issue)
-        if not _ACCOUNT.fullmatch(account):
-            problems.append(self._issue(Field.ACCOUNT, "empty" if not account else
-                                        "not an account number (letters, digits, - / _ . up to 32)",
-                                        account))
+        try:
+            account = parse_account(account)
+        except ValueError as exc:
+            problems.append(self._issue(Field.ACCOUNT, str(exc), account))
         name = " ".join(name.split())
         address = " ".join(address.split())
         if not name:
