@@ -37,6 +37,7 @@ from autoinform.models import (
     DeliveryState,
     Division,
     ListRow,
+    ListRowContact,
     Outcome,
     ProviderEvent,
     StopEntry,
@@ -155,9 +156,22 @@ _PEOPLE = (select(Customer.id, Customer.account, Customer.name, Customer.group, 
            .outerjoin(Division, Division.id == Customer.division_id)
            .where(_in_ids(Customer.id)))
 _VARIABLES = select(ListRow.id, ListRow.variables).where(_in_ids(ListRow.id))
-_CONTACTS = (select(ContactPoint.customer_id, ContactPoint.channel, ContactPoint.value, ContactPoint.line_type,
+# A delivery writes only to the contacts its own list row gave, in the row's order, never to one a
+# newer import superseded (AI-11, issue 8 item 4); opt-outs are routing's to enforce. Keyed by the
+# list-row id, read by its primary key.
+_CONTACTS = (select(ListRowContact.list_row_id, ContactPoint.channel, ContactPoint.value, ContactPoint.line_type,
                     ContactPoint.source, ContactPoint.consent, ContactPoint.opted_out_at)
-             .where(_in_ids(ContactPoint.customer_id)))
+             .join(ContactPoint, ContactPoint.id == ListRowContact.contact_point_id)
+             .where(_in_ids(ListRowContact.list_row_id), ContactPoint.superseded_at.is_(None))
+             .order_by(ListRowContact.list_row_id, ListRowContact.position))
+
+
+def _row_contacts(conn: Connection, list_row_ids: Sequence[int]) -> dict[int, list[Contact]]:
+    """The usable-in-principle contacts of each list row, in the row's order."""
+    contacts: dict[int, list[Contact]] = defaultdict(list)
+    for cp in conn.execute(_CONTACTS, {"ids": list(set(list_row_ids))}).all():
+        contacts[cp[0]].append(Contact(cp[1], cp[2], cp[3], cp[4], cp[5], cp[6] is not None))
+    return contacts
 _STOPPED = (select(StopEntry.account, func.max(StopEntry.created_at))
             .where(_in_ids(StopEntry.account)).group_by(StopEntry.account))
 _LATEST = (select(Attempt.delivery_id, func.max(Attempt.id).label("aid"))
@@ -196,9 +210,7 @@ def claim(session: Session, *, now: datetime, limit: int, worker: str, lease_s: 
     people = {row[0]: row[1:] for row in conn.execute(_PEOPLE, {"ids": list({d.customer_id for d in leased})})}
     variables: dict[int, dict[str, object] | None] = dict(
         conn.execute(_VARIABLES, {"ids": [d.list_row_id for d in leased]}).all())
-    contacts: dict[int, list[Contact]] = defaultdict(list)
-    for cp in conn.execute(_CONTACTS, {"ids": list(people)}).all():
-        contacts[cp[0]].append(Contact(cp[1], cp[2], cp[3], cp[4], cp[5], cp[6] is not None))
+    contacts = _row_contacts(conn, [d.list_row_id for d in leased])
     stopped = _stopped_accounts(conn, [p[0] for p in people.values()])
     previous = _interrupted_attempts(conn, ids)
     open_now = window.allows(now)
@@ -226,7 +238,7 @@ def claim(session: Session, *, now: datetime, limit: int, worker: str, lease_s: 
                 changes.append(_released(delivery_id, nxt))
                 report.deferred += 1
             continue
-        r = route(facts.channels, chain_index, contacts[d.customer_id], preferred)
+        r = route(facts.channels, chain_index, contacts[d.list_row_id], preferred)
         if r is None:
             changes.append(_finished(delivery_id, Outcome.NEGATIVE, "no_consent", now))
             report.finalized["no_consent"] += 1
@@ -486,8 +498,7 @@ def _settle(session: Session, attempt: Attempt, now: datetime, policies: dict[Ch
 def _can_fall_back(session: Session, delivery: Delivery, campaign: Campaign) -> bool:
     """Is there a consented channel after the current one? (Else the report's reason stands.)"""
     customer = session.get(Customer, delivery.customer_id)
-    contacts = [Contact(cp.channel, cp.value, cp.line_type, cp.source, cp.consent, cp.opted_out_at is not None)
-                for cp in session.scalars(select(ContactPoint).where(ContactPoint.customer_id == delivery.customer_id))]
+    contacts = _row_contacts(session.connection(), [delivery.list_row_id])[delivery.list_row_id]
     chain = [Channel(c) for c in campaign.channels]
     preferred = customer.preferred_channel if customer else None
     return route(chain, delivery.channel_index + 1, contacts, preferred) is not None

@@ -28,6 +28,12 @@ _LIMITS = {Field.NAME: 300, Field.ADDRESS: 500}
 UNCACHED_FORMULA = "formula {} has no saved value: open and save the file in Excel or LibreOffice"
 
 
+# A row restates the customer's contacts of a kind when its cell for that kind holds anything, even
+# an unusable value (billing no longer has the old one); an empty cell says nothing about the kind.
+KIND_BITS: dict[Channel, int] = {Channel.PHONE: 1, Channel.SMS: 2, Channel.EMAIL: 4}
+_PHONE_BIT, _SMS_BIT, _EMAIL_BIT = KIND_BITS[Channel.PHONE], KIND_BITS[Channel.SMS], KIND_BITS[Channel.EMAIL]
+
+
 class Contact(NamedTuple):  # a tuple: built for every contact of a million rows, hashed to dedupe
     channel: Channel
     value: str
@@ -53,6 +59,7 @@ class CustomerRow:
     contacts: list[Contact]
     variables: dict[str, Any]
     warnings: list[Issue] = field(default_factory=list)
+    kinds: int = 0  # KIND_BITS of the contact cells that hold anything: what this row restates
 
 
 @dataclass(slots=True)
@@ -149,8 +156,9 @@ class RowNormaliser:
             problems.append(Issue("", "no usable contact: no valid contract phone, SMS mobile or e-mail"))
         if problems:  # the row's other faults go in the report too, so one fix-up pass finds them all
             return RejectedRow(record.number, problems + warnings, excerpt(_as_written(record)))
+        kinds = (_PHONE_BIT if phone else 0) | (_SMS_BIT if sms else 0) | (_EMAIL_BIT if email else 0)
         return CustomerRow(record.number, account, name, group, division, address, contacts,
-                           variables, warnings)
+                           variables, warnings, kinds)
 
     def _shape_problems(self, cells: list[str]) -> list[Issue]:
         """Wrong cell count, oversized cells, undecodable bytes: the row cannot be read as data."""
