@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from autoinform.errors import AutoinformError, ImportFileError
@@ -328,25 +328,25 @@ def _supersede(conn: Connection, list_id: int, now: datetime) -> int:
     contacts of that kind the row does not carry (an older number, an address billing no longer
     holds, even when the new value is unusable) are superseded by this list and never used again.
     An empty cell, a file without the column, or a customer the list rejected changes nothing;
-    withdrawing a contact is an opt-out. One set-based statement per kind, in the transaction that
-    marks the list complete, so an import that dies supersedes nothing.
+    withdrawing a contact is an opt-out. Set-based, walking this list's rows (UPDATE … FROM), in
+    the transaction that marks the list complete, so an import that dies supersedes nothing.
     """
     carried = (select(links_t.c.contact_point_id).join(rows_t, rows_t.c.id == links_t.c.list_row_id)
                .where(rows_t.c.list_id == list_id))
     conn.execute(update(contacts_t).where(contacts_t.c.superseded_at.is_not(None), contacts_t.c.id.in_(carried))
                  .values(superseded_at=None, superseded_by_list_id=None))
-    retired = 0
-    for channel, source in CONTACT_KINDS:
-        restating = select(rows_t.c.customer_id).where(
-            rows_t.c.list_id == list_id, rows_t.c.contact_kinds.op("&")(KIND_BITS[channel]) != 0)
-        result = conn.execute(
-            update(contacts_t)
-            .where(contacts_t.c.superseded_at.is_(None), contacts_t.c.channel == channel,
-                   contacts_t.c.source == source, contacts_t.c.customer_id.in_(restating),
-                   contacts_t.c.id.not_in(carried))
-            .values(superseded_at=now, superseded_by_list_id=list_id))
-        retired += int(result.rowcount or 0)
-    return retired
+    restated = or_(*(and_(contacts_t.c.channel == channel, contacts_t.c.source == source,
+                          rows_t.c.contact_kinds.op("&")(KIND_BITS[channel]) != 0)
+                     for channel, source in CONTACT_KINDS))
+    row_carries = (select(links_t.c.contact_point_id)
+                   .where(links_t.c.list_row_id == rows_t.c.id, links_t.c.contact_point_id == contacts_t.c.id)
+                   .exists())
+    result = conn.execute(
+        update(contacts_t)
+        .where(rows_t.c.list_id == list_id, rows_t.c.customer_id == contacts_t.c.customer_id,
+               contacts_t.c.superseded_at.is_(None), restated, ~row_carries)
+        .values(superseded_at=now, superseded_by_list_id=list_id))
+    return int(result.rowcount or 0)
 
 
 def _finish_list(rt: Runtime, report: ImportReport, created_by: str) -> None:
@@ -410,6 +410,11 @@ def import_list(rt: Runtime, path: Path, name: str, *, created_by: str = "",
     if not report.balanced:  # a bug, not bad input: never mark such a list complete
         raise AssertionError(report.equation())
     _finish_list(rt, report, created_by)
+    if rt.engine.dialect.name == "postgresql":
+        # Fresh statistics for the tables a bulk load grew: without them the claims that follow
+        # plan their lookups as scans of every row.
+        with rt.engine.begin() as conn:
+            conn.exec_driver_sql("ANALYZE customers, contact_points, list_rows, list_row_contacts")
     report.complete = True
     report.seconds = round(time.perf_counter() - started, 3)
     log.info("list %s imported: read %d, imported %d, merged %d, rejected %d, warnings %d",

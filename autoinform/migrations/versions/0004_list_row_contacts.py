@@ -22,8 +22,6 @@ def upgrade() -> None:
     sa.Column('list_row_id', sa.Integer(), nullable=False),
     sa.Column('contact_point_id', sa.Integer(), nullable=False),
     sa.Column('position', sa.Integer(), nullable=False),
-    sa.ForeignKeyConstraint(['contact_point_id'], ['contact_points.id'], name=op.f('fk_list_row_contacts_contact_point_id_contact_points'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['list_row_id'], ['list_rows.id'], name=op.f('fk_list_row_contacts_list_row_id_list_rows'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('list_row_id', 'contact_point_id', name=op.f('pk_list_row_contacts'))
     )
     with op.batch_alter_table('list_row_contacts', schema=None) as batch_op:
