@@ -94,6 +94,9 @@ def test_each_campaign_writes_to_its_own_rows_contacts_and_superseded_ones_never
         s.execute(update(ContactPoint).where(ContactPoint.value == B).values(opted_out_at=datetime.now(UTC)))
     assert _send_to(rt, december, [Channel.SMS])[ACCOUNT] is None
     assert _send_to(rt, december, [Channel.SMS, Channel.EMAIL])[ACCOUNT] == EMAIL_B
+    # ... and for a later list that carries B again: the opt-out is the contact's, not the list's.
+    january = _import(rt, tmp_path, "january", [f"{ACCOUNT};Иванов Иван;1;;{B};{EMAIL_B};1"])
+    assert _send_to(rt, january, [Channel.SMS])[ACCOUNT] is None
 
 
 def test_a_row_uses_its_contacts_in_the_order_it_gave_them(rt: Runtime, tmp_path: Path) -> None:
