@@ -40,6 +40,7 @@ from autoinform.models import (
     Division,
     EngineWorker,
     ListRow,
+    ListRowContact,
     Outcome,
     ProviderEvent,
     StopEntry,
@@ -172,9 +173,32 @@ _PEOPLE = (select(Customer.id, Customer.account, Customer.name, Customer.group, 
            .outerjoin(Division, Division.id == Customer.division_id)
            .where(_in_ids(Customer.id)))
 _VARIABLES = select(ListRow.id, ListRow.variables).where(_in_ids(ListRow.id))
-_CONTACTS = (select(ContactPoint.customer_id, ContactPoint.channel, ContactPoint.value, ContactPoint.line_type,
-                    ContactPoint.source, ContactPoint.consent, ContactPoint.opted_out_at)
-             .where(_in_ids(ContactPoint.customer_id)))
+# A delivery writes only to the contacts its own list row gave, in the row's order, never to one a
+# newer import superseded (AI-11, issue 8 item 4); opt-outs are routing's to enforce. Two lookups by
+# primary key rather than one join: without fresh statistics (just after an import) PostgreSQL
+# planned the join as a scan of every contact point per claim.
+_ROW_LINKS = (select(ListRowContact.list_row_id, ListRowContact.contact_point_id)
+              .where(_in_ids(ListRowContact.list_row_id))
+              .order_by(ListRowContact.list_row_id, ListRowContact.position))
+_CONTACTS = (select(ContactPoint.id, ContactPoint.channel, ContactPoint.value, ContactPoint.line_type,
+                    ContactPoint.source, ContactPoint.consent, ContactPoint.opted_out_at, ContactPoint.superseded_at)
+             .where(_in_ids(ContactPoint.id)))
+
+
+def _row_contacts(conn: Connection, list_row_ids: Sequence[int]) -> dict[int, list[Contact]]:
+    """Each list row's current contacts, in the row's order."""
+    links = conn.execute(_ROW_LINKS, {"ids": list(set(list_row_ids))}).all()
+    points = {cp[0]: Contact(cp[1], cp[2], cp[3], cp[4], cp[5], cp[6] is not None)
+              for cp in conn.execute(_CONTACTS, {"ids": list({cp_id for _, cp_id in links})}).all()
+              if cp[7] is None}
+    contacts: dict[int, list[Contact]] = defaultdict(list)
+    for row_id, cp_id in links:
+        c = points.get(cp_id)
+        if c is not None:
+            contacts[row_id].append(c)
+    return contacts
+
+
 _STOPPED = (select(StopEntry.account, StopEntry.created_at, StopEntry.reason)
             .where(_in_ids(StopEntry.account)).order_by(StopEntry.id))
 _STOPS_SEEN = select(func.coalesce(func.max(StopEntry.id), 0))
@@ -225,9 +249,7 @@ def claim(session: Session, *, now: datetime, limit: int, worker: str, lease_s: 
     people = {row[0]: row[1:] for row in conn.execute(_PEOPLE, {"ids": list({d.customer_id for d in leased})})}
     variables: dict[int, dict[str, object] | None] = dict(
         conn.execute(_VARIABLES, {"ids": [d.list_row_id for d in leased]}).all())
-    contacts: dict[int, list[Contact]] = defaultdict(list)
-    for cp in conn.execute(_CONTACTS, {"ids": list(people)}).all():
-        contacts[cp[0]].append(Contact(cp[1], cp[2], cp[3], cp[4], cp[5], cp[6] is not None))
+    contacts = _row_contacts(conn, [d.list_row_id for d in leased])
     stopped = _stopped_accounts(conn, [p[0] for p in people.values()])
     previous = _interrupted_attempts(conn, ids)
     open_now = window.allows(now)
@@ -255,7 +277,7 @@ def claim(session: Session, *, now: datetime, limit: int, worker: str, lease_s: 
                 changes.append(_released(delivery_id, nxt))
                 report.deferred += 1
             continue
-        r = route(facts.channels, chain_index, contacts[d.customer_id], preferred)
+        r = route(facts.channels, chain_index, contacts[d.list_row_id], preferred)
         if r is None:
             changes.append(_finished(delivery_id, Outcome.NEGATIVE, "no_consent", now))
             report.finalized["no_consent"] += 1
@@ -676,8 +698,7 @@ def _settle(session: Session, attempt: Attempt, now: datetime, policies: dict[Ch
 def _can_fall_back(session: Session, delivery: Delivery, campaign: Campaign) -> bool:
     """Is there a consented channel after the current one? (Else the report's reason stands.)"""
     customer = session.get(Customer, delivery.customer_id)
-    contacts = [Contact(cp.channel, cp.value, cp.line_type, cp.source, cp.consent, cp.opted_out_at is not None)
-                for cp in session.scalars(select(ContactPoint).where(ContactPoint.customer_id == delivery.customer_id))]
+    contacts = _row_contacts(session.connection(), [delivery.list_row_id])[delivery.list_row_id]
     chain = [Channel(c) for c in campaign.channels]
     preferred = customer.preferred_channel if customer else None
     return route(chain, delivery.channel_index + 1, contacts, preferred) is not None

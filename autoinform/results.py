@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
+import re
 from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from autoinform.accounts import parse_account
 from autoinform.errors import ImportFileError, NotFoundError
 from autoinform.importing.export import excel_safe
+from autoinform.importing.headers import Field, match_field
+from autoinform.importing.reader import SAMPLE_BYTES, detect_delimiter, detect_encoding
 from autoinform.models import Attempt, Campaign, Customer, Delivery, StopEntry
 from autoinform.sendgate import STOP_LIST, bump
 from autoinform.users import audit
@@ -55,39 +62,130 @@ def to_csv(rows: Iterable[dict[str, Any]], columns: Iterable[str] = HISTORY_COLU
     return buf.getvalue()
 
 
-def read_accounts(path: Path) -> list[str]:
-    """Accounts from a file: one per line, or a CSV whose first column (or 'account'/'лицевой счет')
-    holds them. Blank lines are skipped; anything else non-numeric is an error naming the line."""
+@dataclass(frozen=True)
+class BadLine:
+    line: int  # as a text editor numbers it
+    text: str
+    reason: str
+
+
+@dataclass
+class StopFile:
+    """What a stop-list file holds: its accounts in file order, and every line that is not one."""
+
+    accounts: list[str] = field(default_factory=list)
+    rejected: list[BadLine] = field(default_factory=list)
+    header: bool = False
+    duplicates: int = 0  # repeated accounts, added once
+
+
+STOP_REASON = re.compile(r"[a-z][a-z0-9_]{0,63}")  # Delivery.reason: the dispatcher ends notices with it
+
+
+def stop_reason(text: str) -> str:
+    """A stop reason as deliveries and reports carry it: 'paid', 'moved_out', …"""
+    reason = text.strip()
+    if not STOP_REASON.fullmatch(reason):
+        raise ValueError(f"a stop reason is a short lower-case word (a-z, 0-9, _; up to 64): {text!r}")
+    return reason
+
+
+def _header_account_column(cells: list[str]) -> int | None:
+    """The account column if `cells` is a header line (it names known columns), else None.
+
+    Decided by the header's text ("Лицевой счёт", "ЛС", "account", and the list import's other
+    column names), never by a cell failing to parse: an account may well contain letters.
+    """
+    fields = [match_field(c) for c in cells]
+    if not any(fields):
+        return None
+    if Field.ACCOUNT not in fields:
+        return -1  # a header without an account column
+    return fields.index(Field.ACCOUNT)
+
+
+def read_stop_file(path: Path) -> StopFile:
+    """Accounts from a stop-list file: one per line, or a CSV (`;`, `,` or tab) whose account column
+    is named by a header or is the first column. UTF-8 (with or without BOM) or CP1251.
+
+    Accounts follow the list import's syntax (autoinform.accounts). A line that is not an account
+    is kept in `rejected` with its line number and why; the others are still read.
+    """
     try:
         raw = path.read_bytes()
     except OSError as exc:
         raise ImportFileError(str(path), exc.strerror or str(exc)) from None
-    for enc in ("utf-8-sig", "cp1251"):
+    if not raw.strip(b" \t\r\n" + codecs.BOM_UTF8):
+        raise ImportFileError(str(path), "empty file")
+    encoding = detect_encoding(str(path), raw[:SAMPLE_BYTES])
+    text = raw.decode(encoding, errors="replace")
+    delimiter = detect_delimiter(next((line for line in text.splitlines() if line.strip()), ""))
+    out = StopFile()
+    seen: set[str] = set()
+    column = 0
+    first = True
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=False)
+    line = 1
+    while True:
         try:
-            text = raw.decode(enc)
+            cells = next(reader)
+        except StopIteration:
             break
-        except UnicodeDecodeError:
+        except csv.Error as exc:
+            out.rejected.append(BadLine(line, "", f"malformed CSV ({exc})"))
+            line = reader.line_num + 1
             continue
-    else:
-        raise ImportFileError(str(path), "neither UTF-8 nor CP1251")
-    accounts: list[str] = []
-    for n, line in enumerate(text.splitlines(), 1):
-        cell = line.replace(",", ";").split(";")[0].strip().strip('"')
-        if not cell:
+        number, line = line, reader.line_num + 1
+        if not any(c.strip() for c in cells):
+            continue  # blank lines are not entries
+        shown = delimiter.join(cells)[:200]
+        if first:
+            first = False
+            header = _header_account_column(cells)
+            if header is not None:
+                if header < 0:
+                    raise ImportFileError(str(path), f"line {number}: the header names no account column "
+                                                     f"({shown!r})")
+                out.header, column = True, header
+                continue
+        if "\ufffd" in shown:
+            out.rejected.append(BadLine(number, shown, f"bytes that are not valid {encoding}"))
             continue
-        if n == 1 and not cell.isdigit():
-            continue  # a header
-        if not cell.replace("-", "").isdigit():
-            raise ImportFileError(str(path), f"line {n}: {cell!r} is not an account number")
-        accounts.append(cell)
-    return accounts
+        try:
+            account = parse_account(cells[column] if column < len(cells) else "")
+        except ValueError as exc:
+            out.rejected.append(BadLine(number, shown, str(exc)))
+            continue
+        if account in seen:
+            out.duplicates += 1
+        else:
+            seen.add(account)
+            out.accounts.append(account)
+    return out
 
 
-def add_stops(session: Session, accounts: Iterable[str], *, reason: str, source: str, actor: str) -> int:
+def add_stops(session: Session, accounts: Iterable[str], *, reason: str, source: str, actor: str,
+              rejected: int = 0) -> int:
+    """Put `accounts` on the stop list with `reason`, which each entry keeps (the dispatcher ends
+    their pending notices with it)."""
     bump(session, STOP_LIST)  # first: sends in flight see these entries (sendgate.py)
-    n = 0
-    for account in accounts:
-        session.add(StopEntry(account=account, reason=reason, source=source))
-        n += 1
-    audit(session, actor, "stoplist.add", "stop_list", source, accounts=n, reason=reason)
-    return n
+    reason = stop_reason(reason)
+    now = datetime.now(UTC)
+    rows = [{"account": a, "reason": reason, "source": source[:200], "created_at": now} for a in accounts]
+    if rows:
+        session.execute(insert(StopEntry), rows)
+    audit(session, actor, "stoplist.add", "stop_list", source, accounts=len(rows), reason=reason,
+          rejected_lines=rejected)
+    return len(rows)
+
+
+STOP_COLUMNS = ("id", "account", "reason", "source", "created_at")
+
+
+def list_stops(session: Session, *, account: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
+    """Stop-list entries, newest first, each with the reason it was stored with."""
+    q = select(StopEntry).order_by(StopEntry.id.desc()).limit(limit)
+    if account is not None:
+        q = q.where(StopEntry.account == account)
+    return [{"id": e.id, "account": e.account, "reason": e.reason, "source": e.source,
+             "created_at": e.created_at.isoformat()} for e in session.scalars(q)]

@@ -51,7 +51,11 @@ def effective_chain(chain: Sequence[Channel], preferred: Channel | None) -> tupl
 
 def route(chain: Sequence[Channel], start: int, contacts: Sequence[Contact],
           preferred: Channel | None = None) -> Route | None:
-    """The first channel from `start` on that has a usable contact, or None if none has."""
+    """The first channel from `start` on that has a usable contact, or None if none has.
+
+    `contacts` are the delivery's own list row's current (not superseded) contacts in the order the
+    row gave them (deliveries._row_contacts); within a channel the first usable one is used.
+    """
     eff = effective_chain(chain, preferred)
     found: list[tuple[int, Channel, str]] = []
     for i in range(start, len(eff)):

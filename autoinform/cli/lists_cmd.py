@@ -41,6 +41,9 @@ def _print_report(report: ImportReport) -> None:
     console.print(f"customers created {report.customers_created}, updated {report.customers_updated}; "
                   f"contact points in the file: phone {report.contacts['phone']}, sms {report.contacts['sms']}, "
                   f"email {report.contacts['email']}")
+    if report.superseded:
+        console.print(f"older contacts of these customers that this list replaced (no longer used): "
+                      f"{report.superseded}")
     if report.free_variables:
         console.print("free variables: " + ", ".join(report.free_variables), highlight=False)
     if report.ignored_columns:

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from autoinform.cli.common import console, fail, print_json, runtime
+from autoinform.cli.common import EXIT_USAGE, console, err_console, fail, print_json, runtime
 from autoinform.db import transaction
 from autoinform.models import Role
-from autoinform.results import account_history, add_stops, read_accounts, to_csv
+from autoinform.results import (
+    account_history,
+    add_stops,
+    list_stops,
+    read_stop_file,
+    stop_reason,
+    to_csv,
+)
 from autoinform.users import audit, require_role
 
 app = typer.Typer(help="Notice history per account and the stop list.", no_args_is_help=True)
@@ -46,13 +54,54 @@ def history(
 
 @app.command("stop")
 def stop(
-    file: Annotated[Path, typer.Argument(help="Accounts, one per line (or first CSV column).")],
+    file: Annotated[Path, typer.Argument(help="Accounts, one per line, or a CSV with an account column "
+                                              "(named by a header such as 'Лицевой счёт' or the first).")],
     actor: Annotated[str, typer.Option("--as")],
-    reason: Annotated[str, typer.Option(help="Why these accounts are stopped.")] = "paid",
+    reason: Annotated[str, typer.Option(help="Why these accounts are stopped, stored on each entry: "
+                                             "paid, moved_out, … (pending notices end with it).")] = "paid",
+    as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Upload accounts that have paid: their pending notices end negative with this reason."""
-    accounts = read_accounts(file)
+    """Put accounts on the stop list: their pending notices end negative with REASON.
+
+    Lines that are not accounts are listed with their line numbers; the rest are still added."""
+    try:
+        reason = stop_reason(reason)
+    except ValueError as exc:
+        fail(f"--reason: {exc}", EXIT_USAGE)
+    with runtime() as rt:
+        read = read_stop_file(file)
+        with transaction(rt.sessions) as s:
+            require_role(s, actor, Role.SPECIALIST, Role.MANAGER)
+            n = add_stops(s, read.accounts, reason=reason, source=file.name, actor=actor,
+                          rejected=len(read.rejected))
+    if as_json:
+        print_json({"added": n, "reason": reason, "header": read.header, "duplicates": read.duplicates,
+                    "rejected": [asdict(b) for b in read.rejected]})
+        return
+    console.print(f"{n} accounts added to the stop list (reason: {reason})"
+                  + (f"; {read.duplicates} repeated lines counted once" if read.duplicates else ""),
+                  highlight=False)
+    if read.rejected:
+        err_console.print(f"{len(read.rejected)} lines rejected (not added):", highlight=False)
+        for b in read.rejected:
+            err_console.print(f"  line {b.line}: {b.reason}: {b.text!r}", highlight=False, markup=False)
+
+
+@app.command("stops")
+def stops(
+    actor: Annotated[str, typer.Option("--as")],
+    account: Annotated[str | None, typer.Option(help="Only this account's entries.")] = None,
+    limit: Annotated[int, typer.Option(min=1)] = 1000,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """List stop-list entries, newest first, with the reason each was stored with."""
     with runtime() as rt, transaction(rt.sessions) as s:
         require_role(s, actor, Role.SPECIALIST, Role.MANAGER)
-        n = add_stops(s, accounts, reason=reason, source=file.name, actor=actor)
-    console.print(f"{n} accounts added to the stop list ({reason})")
+        rows = list_stops(s, account=account, limit=limit)
+    if as_json:
+        print_json(rows)
+        return
+    for r in rows:
+        console.print(f"{r['created_at']}  {r['account']:<20} {r['reason']:<16} {r['source']}",
+                      highlight=False, markup=False)
+    console.print(f"{len(rows)} entries", highlight=False)

@@ -25,23 +25,26 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from autoinform.errors import AutoinformError, ImportFileError
 from autoinform.importing.headers import HeaderMap, map_headers
-from autoinform.importing.normalise import CustomerRow, Issue, RejectedRow, RowNormaliser
+from autoinform.importing.normalise import KIND_BITS, CustomerRow, Issue, RejectedRow, RowNormaliser
 from autoinform.importing.reader import BadRecord, open_table
 from autoinform.importing.store import BulkWriter, Row
 from autoinform.models import (
     AuditEntry,
     Base,
+    Channel,
     ContactList,
     ContactPoint,
+    ContactSource,
     Customer,
     Division,
     ListRejection,
     ListRow,
+    ListRowContact,
 )
 from autoinform.runtime import Runtime
 
@@ -59,6 +62,7 @@ DUPLICATE_WARNING = ("duplicate account: contacts added to the first row with th
 customers_t = Base.metadata.tables[Customer.__tablename__]
 contacts_t = Base.metadata.tables[ContactPoint.__tablename__]
 rows_t = Base.metadata.tables[ListRow.__tablename__]
+links_t = Base.metadata.tables[ListRowContact.__tablename__]
 rejections_t = Base.metadata.tables[ListRejection.__tablename__]
 lists_t = Base.metadata.tables[ContactList.__tablename__]
 audit_t = Base.metadata.tables[AuditEntry.__tablename__]
@@ -98,6 +102,7 @@ class ImportReport:
     warnings: int = 0
     customers_created: int = 0
     customers_updated: int = 0
+    superseded: int = 0  # customers' older contacts this list no longer has (see _supersede)
     contacts: dict[str, int] = field(default_factory=lambda: {"phone": 0, "sms": 0, "email": 0})
     free_variables: list[str] = field(default_factory=list)
     ignored_columns: list[int] = field(default_factory=list)
@@ -142,6 +147,7 @@ class _ListImport:
         self.report = report
         self.source_name = source_name
         self.seen: set[str] = set()  # ~90 MB at 1,000,000 accounts: the price of exact merging
+        self.position = 0  # of list row contacts: increasing in file order across the whole import
         with self.rt.engine.connect() as conn:
             rows = conn.execute(select(Division.code, Division.id))
             self.division_ids: dict[str, int] = {code: did for code, did in rows}
@@ -161,7 +167,14 @@ class _ListImport:
             self._contacts(writer, batch, ids.all, created, now)
             writer.insert(rows_t, [
                 {"list_id": self.report.list_id, "customer_id": ids.all[r.account], "row_number": r.number,
-                 "variables": r.variables} for r in batch.first])
+                 "variables": r.variables, "contact_kinds": r.kinds} for r in batch.first])
+            self._links(writer, batch, ids.all)
+            merged_kinds = [{"lid": self.report.list_id, "cid": ids.all[r.account], "k": r.kinds}
+                            for r in batch.merged if r.kinds]
+            if merged_kinds:  # a repeated account restates what any of its rows has a cell for
+                conn.execute(update(rows_t).where(rows_t.c.list_id == bindparam("lid"),
+                                                  rows_t.c.customer_id == bindparam("cid"))
+                             .values(contact_kinds=rows_t.c.contact_kinds.op("|")(bindparam("k"))), merged_kinds)
             writer.insert(rejections_t, self._issues(batch))
             rep = self.report
             rep.rows_read += batch.read
@@ -216,6 +229,32 @@ class _ListImport:
         writer.insert_ignoring_conflicts(contacts_t, list(known.values()),
                                          ("customer_id", "channel", "value"))
 
+    def _links(self, writer: BulkWriter, batch: _Batch, ids: dict[str, int]) -> None:
+        """Link each list row to the contacts its file rows gave, in their order (AI-11): the
+        campaign on this list writes to these, not to whatever else the customer once had."""
+        customers = list({ids[r.account] for r in (*batch.first, *batch.merged)})
+        if not customers:
+            return
+        row_of: dict[int, int] = dict(writer.rows_where_in(
+            rows_t, "customer_id", customers, (rows_t.c.customer_id, rows_t.c.id),
+            where=rows_t.c.list_id == self.report.list_id))
+        contact_of = {(cid, str(ch), v): i for i, cid, ch, v in writer.rows_where_in(
+            contacts_t, "customer_id", customers,
+            (contacts_t.c.id, contacts_t.c.customer_id, contacts_t.c.channel, contacts_t.c.value))}
+        here = {r.account for r in batch.first}
+        new: dict[tuple[int, int], Row] = {}  # rows first seen in this batch: nothing linked yet
+        more: dict[tuple[int, int], Row] = {}  # merged into a row of an earlier batch: may repeat
+        for r in (*batch.first, *batch.merged):
+            cid = ids[r.account]
+            target = new if r.account in here else more
+            for c in r.contacts:
+                key = (row_of[cid], contact_of[cid, c.channel.value, c.value])
+                if key not in target:
+                    self.position += 1
+                    target[key] = {"list_row_id": key[0], "contact_point_id": key[1], "position": self.position}
+        writer.insert(links_t, list(new.values()))
+        writer.insert_ignoring_conflicts(links_t, list(more.values()), ("list_row_id", "contact_point_id"))
+
     def _issues(self, batch: _Batch) -> list[Row]:
         lid = self.report.list_id
         out: list[Row] = []
@@ -254,6 +293,8 @@ def _start_list(rt: Runtime, name: str, path: Path, created_by: str, sha: str) -
     try:
         with rt.engine.begin() as conn:
             if old is not None:  # leftover of an import that died: its rows are partial, they go with it
+                conn.execute(delete(links_t).where(links_t.c.list_row_id.in_(
+                    select(rows_t.c.id).where(rows_t.c.list_id == old.id))))
                 conn.execute(delete(rows_t).where(rows_t.c.list_id == old.id))
                 conn.execute(delete(rejections_t).where(rejections_t.c.list_id == old.id))
                 conn.execute(delete(lists_t).where(lists_t.c.id == old.id, lists_t.c.complete.is_(False)))
@@ -269,15 +310,55 @@ def _start_list(rt: Runtime, name: str, path: Path, created_by: str, sha: str) -
     return list_id, old is not None
 
 
+# The kinds of contact a billing export restates: each is one channel with its one source (AI-11).
+CONTACT_KINDS: tuple[tuple[Channel, ContactSource], ...] = (
+    (Channel.PHONE, ContactSource.CONTRACT),
+    (Channel.SMS, ContactSource.VOLUNTARY),
+    (Channel.EMAIL, ContactSource.VOLUNTARY),
+)
+
+
+def _supersede(conn: Connection, list_id: int, now: datetime) -> int:
+    """Retire the contacts this list replaced; bring back those it carries again. Returns how many
+    were retired.
+
+    "The same source" is a kind of contact: the contract phone, the voluntary SMS mobile or the
+    voluntary e-mail (a channel and where it came from), each one column of a billing export. A
+    row whose cell for a kind holds anything restates that kind for its customer: the customer's
+    contacts of that kind the row does not carry (an older number, an address billing no longer
+    holds, even when the new value is unusable) are superseded by this list and never used again.
+    An empty cell, a file without the column, or a customer the list rejected changes nothing;
+    withdrawing a contact is an opt-out. Set-based, walking this list's rows (UPDATE … FROM), in
+    the transaction that marks the list complete, so an import that dies supersedes nothing.
+    """
+    carried = (select(links_t.c.contact_point_id).join(rows_t, rows_t.c.id == links_t.c.list_row_id)
+               .where(rows_t.c.list_id == list_id))
+    conn.execute(update(contacts_t).where(contacts_t.c.superseded_at.is_not(None), contacts_t.c.id.in_(carried))
+                 .values(superseded_at=None, superseded_by_list_id=None))
+    restated = or_(*(and_(contacts_t.c.channel == channel, contacts_t.c.source == source,
+                          rows_t.c.contact_kinds.op("&")(KIND_BITS[channel]) != 0)
+                     for channel, source in CONTACT_KINDS))
+    row_carries = (select(links_t.c.contact_point_id)
+                   .where(links_t.c.list_row_id == rows_t.c.id, links_t.c.contact_point_id == contacts_t.c.id)
+                   .exists())
+    result = conn.execute(
+        update(contacts_t)
+        .where(rows_t.c.list_id == list_id, rows_t.c.customer_id == contacts_t.c.customer_id,
+               contacts_t.c.superseded_at.is_(None), restated, ~row_carries)
+        .values(superseded_at=now, superseded_by_list_id=list_id))
+    return int(result.rowcount or 0)
+
+
 def _finish_list(rt: Runtime, report: ImportReport, created_by: str) -> None:
     with rt.engine.begin() as conn:
+        report.superseded = _supersede(conn, report.list_id, datetime.now(UTC))
         conn.execute(update(lists_t).where(lists_t.c.id == report.list_id).values(complete=True))
         conn.execute(insert(audit_t).values(
             at=datetime.now(UTC), actor=created_by or "cli", action="list.import", entity="contact_list",
             entity_id=str(report.list_id),
             detail={"name": report.name, "file": report.source_file, "read": report.rows_read,
                     "imported": report.imported, "merged": report.merged, "rejected": report.rejected,
-                    "warnings": report.warnings}))
+                    "warnings": report.warnings, "superseded_contacts": report.superseded}))
 
 
 def import_list(rt: Runtime, path: Path, name: str, *, created_by: str = "",
@@ -329,6 +410,11 @@ def import_list(rt: Runtime, path: Path, name: str, *, created_by: str = "",
     if not report.balanced:  # a bug, not bad input: never mark such a list complete
         raise AssertionError(report.equation())
     _finish_list(rt, report, created_by)
+    if rt.engine.dialect.name == "postgresql":
+        # Fresh statistics for the tables a bulk load grew: without them the claims that follow
+        # plan their lookups as scans of every row.
+        with rt.engine.begin() as conn:
+            conn.exec_driver_sql("ANALYZE customers, contact_points, list_rows, list_row_contacts")
     report.complete = True
     report.seconds = round(time.perf_counter() - started, 3)
     log.info("list %s imported: read %d, imported %d, merged %d, rejected %d, warnings %d",

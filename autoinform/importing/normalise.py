@@ -12,18 +12,26 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from autoinform.accounts import parse_account
 from autoinform.divisions import resolve
 from autoinform.importing import phones
-from autoinform.importing.headers import Field, HeaderMap
+from autoinform.importing.headers import CONTACT_FIELDS, Field, HeaderMap
 from autoinform.importing.reader import Record
 from autoinform.importing.values import parse_date, parse_email, parse_group, parse_kopecks
 from autoinform.models import Channel, ContactSource, LineType
 
 MAX_CELL = 2000  # characters; billing data never needs more, and a 10 MB cell must not reach the DB
 MAX_RAW = 500  # characters of the original row kept in the rejection report
-_ACCOUNT = re.compile(r"[0-9A-Za-zА-Яа-яЁё][0-9A-Za-zА-Яа-яЁё/_.-]{0,31}")
 _LIST_SPLIT = re.compile(r"[,;]")
 _LIMITS = {Field.NAME: 300, Field.ADDRESS: 500}
+# The file was written by a program that stores formulas but does not compute them.
+UNCACHED_FORMULA = "formula {} has no saved value: open and save the file in Excel or LibreOffice"
+
+
+# A row restates the customer's contacts of a kind when its cell for that kind holds anything, even
+# an unusable value (billing no longer has the old one); an empty cell says nothing about the kind.
+KIND_BITS: dict[Channel, int] = {Channel.PHONE: 1, Channel.SMS: 2, Channel.EMAIL: 4}
+_PHONE_BIT, _SMS_BIT, _EMAIL_BIT = KIND_BITS[Channel.PHONE], KIND_BITS[Channel.SMS], KIND_BITS[Channel.EMAIL]
 
 
 class Contact(NamedTuple):  # a tuple: built for every contact of a million rows, hashed to dedupe
@@ -51,6 +59,7 @@ class CustomerRow:
     contacts: list[Contact]
     variables: dict[str, Any]
     warnings: list[Issue] = field(default_factory=list)
+    kinds: int = 0  # KIND_BITS of the contact cells that hold anything: what this row restates
 
 
 @dataclass(slots=True)
@@ -74,6 +83,17 @@ def excerpt(cells: list[str], delimiter: str = ";") -> str:
     return text if len(text) <= MAX_RAW else text[:MAX_RAW] + "…"
 
 
+def _as_written(record: Record) -> list[str]:
+    """The row's cells with uncomputed formulas shown as written, for the rejection report."""
+    if not record.uncached:
+        return record.cells
+    cells = list(record.cells)
+    for idx, formula in record.uncached:
+        if idx < len(cells):
+            cells[idx] = formula
+    return cells
+
+
 class RowNormaliser:
     """Turns records of one file into CustomerRow / RejectedRow; holds the file's header map."""
 
@@ -91,6 +111,10 @@ class RowNormaliser:
             Field.ACCOUNT, Field.NAME, Field.GROUP, Field.DIVISION, Field.ADDRESS, Field.PHONE,
             Field.SMS_PHONE, Field.EMAIL, Field.DEBT, Field.DUE_DATE)]
         self._division_of = functools.lru_cache(maxsize=1024)(division_of)
+        # A formula without a cached value reads as an empty cell. Where the row's message needs
+        # the value it rejects the row; a contact column is like any bad contact (a warning, the
+        # row stands on its other contacts), and a column nothing reads only warns.
+        self._formula_warns = {f[fld] for fld in CONTACT_FIELDS if fld in f} | set(headers.ignored)
 
     def __call__(self, record: Record) -> CustomerRow | RejectedRow:
         cells = record.cells
@@ -101,10 +125,14 @@ class RowNormaliser:
          due_text) = [cells[i].strip() if i >= 0 else "" for i in self._order]
         problems: list[Issue] = []
         warnings: list[Issue] = []
-        if not _ACCOUNT.fullmatch(account):
-            problems.append(self._issue(Field.ACCOUNT, "empty" if not account else
-                                        "not an account number (letters, digits, - / _ . up to 32)",
-                                        account))
+        for idx, formula in record.uncached:
+            column = self.headers.column(idx) or f"#{idx + 1}"
+            issue = Issue(column, UNCACHED_FORMULA.format(formula[:60]), formula[:100])
+            (warnings if idx in self._formula_warns or idx >= self.width else problems).append(issue)
+        try:
+            account = parse_account(account)
+        except ValueError as exc:
+            problems.append(self._issue(Field.ACCOUNT, str(exc), account))
         name = " ".join(name.split())
         address = " ".join(address.split())
         if not name:
@@ -127,9 +155,10 @@ class RowNormaliser:
         if not contacts:
             problems.append(Issue("", "no usable contact: no valid contract phone, SMS mobile or e-mail"))
         if problems:  # the row's other faults go in the report too, so one fix-up pass finds them all
-            return RejectedRow(record.number, problems + warnings, excerpt(cells))
+            return RejectedRow(record.number, problems + warnings, excerpt(_as_written(record)))
+        kinds = (_PHONE_BIT if phone else 0) | (_SMS_BIT if sms else 0) | (_EMAIL_BIT if email else 0)
         return CustomerRow(record.number, account, name, group, division, address, contacts,
-                           variables, warnings)
+                           variables, warnings, kinds)
 
     def _shape_problems(self, cells: list[str]) -> list[Issue]:
         """Wrong cell count, oversized cells, undecodable bytes: the row cannot be read as data."""

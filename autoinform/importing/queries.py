@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from autoinform.errors import NotFoundError
-from autoinform.models import ContactList, ContactPoint, Customer, ListRejection, ListRow
+from autoinform.models import ContactList, ContactPoint, Customer, ListRejection, ListRow, ListRowContact
 
 
 def find_list(session: Session, key: str) -> ContactList:
@@ -33,14 +33,16 @@ def all_lists(session: Session) -> list[dict[str, Any]]:
 
 
 def list_summary(session: Session, lst: ContactList) -> dict[str, Any]:
-    """The list with its rows by customer group and the contact points its customers can be reached on."""
-    in_list = select(ListRow.customer_id).where(ListRow.list_id == lst.id).scalar_subquery()
+    """The list with its rows by customer group and the contact points its rows can be reached on
+    (the rows' own, not superseded since: what a campaign on the list writes to)."""
     groups = session.execute(
         select(Customer.group, func.count()).join(ListRow, ListRow.customer_id == Customer.id)
         .where(ListRow.list_id == lst.id).group_by(Customer.group).order_by(Customer.group)).all()
     channels = session.execute(
         select(ContactPoint.channel, ContactPoint.line_type, func.count())
-        .where(ContactPoint.customer_id.in_(in_list))
+        .join(ListRowContact, ListRowContact.contact_point_id == ContactPoint.id)
+        .join(ListRow, ListRow.id == ListRowContact.list_row_id)
+        .where(ListRow.list_id == lst.id, ContactPoint.superseded_at.is_(None))
         .group_by(ContactPoint.channel, ContactPoint.line_type)
         .order_by(ContactPoint.channel, ContactPoint.line_type)).all()
     kinds = session.execute(

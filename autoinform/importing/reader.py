@@ -30,10 +30,15 @@ _RU_VOWELS = frozenset("аеёиоуыэюяАЕЁИОУЫЭЮЯ")
 
 @dataclass(frozen=True, slots=True)
 class Record:
-    """One data row; `number` is the row as a spreadsheet or text editor shows it (header = 1)."""
+    """One data row; `number` is the row as a spreadsheet or text editor shows it (header = 1).
+
+    `uncached` lists (column index, formula) for XLSX formula cells saved without a computed value
+    (files written by scripts): their cells are empty in `cells`, and the normaliser decides.
+    """
 
     number: int
     cells: list[str]
+    uncached: tuple[tuple[int, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,6 +238,53 @@ def cell_text(value: Any) -> str:
     return str(value)
 
 
+class UncachedFormula(str):
+    """A formula cell with no cached value: the text is the formula, e.g. '=100+23.45'."""
+
+    __slots__ = ()
+
+
+def _uncached_parser() -> type:
+    """openpyxl's sheet parser in data_only mode, except that a formula cell without a cached
+    value yields UncachedFormula instead of None (which would read as an empty cell)."""
+    from openpyxl.worksheet._reader import FORMULA_TAG, WorkSheetParser
+
+    class Parser(WorkSheetParser):
+        def parse_cell(self, element: Any) -> dict[str, Any]:
+            cell: dict[str, Any] = super().parse_cell(element)
+            if cell["value"] is None:  # the usual cell has a value: one dict lookup, no XML search
+                f = element.find(FORMULA_TAG)
+                if f is not None:
+                    text = f.text or ("(shared formula)" if f.get("t") == "shared" else "")
+                    cell["value"] = UncachedFormula("=" + text)
+            return cell
+
+    return Parser
+
+
+def _sheet_rows(wb: Any, ws: Any) -> Iterator[tuple[int, list[Any], tuple[tuple[int, str], ...]]]:
+    """(row number, values by column from 1, uncached formulas) of a read-only sheet, streaming.
+
+    Mirrors ReadOnlyWorksheet._cells_by_row (openpyxl 3.1) with the parser above; rows the sheet
+    does not store are simply absent (the caller skips empty rows anyway).
+    """
+    with ws._get_source() as src:
+        parser = _uncached_parser()(src, ws._shared_strings, data_only=True, epoch=wb.epoch,
+                                     date_formats=wb._date_formats, timedelta_formats=wb._timedelta_formats)
+        for number, row in parser.parse():
+            if not row:
+                continue
+            values: list[Any] = [None] * row[-1]["column"]
+            uncached: list[tuple[int, str]] = []
+            for cell in row:
+                value = cell["value"]
+                if type(value) is UncachedFormula:
+                    uncached.append((cell["column"] - 1, str(value)))
+                    value = None
+                values[cell["column"] - 1] = value
+            yield number, values, tuple(uncached)
+
+
 class XlsxSource:
     kind = "xlsx"
     encoding = "xlsx"
@@ -258,9 +310,9 @@ class XlsxSource:
         ws = self._wb.worksheets[0] if self._wb.worksheets else None
         if ws is None:
             raise ImportFileError(str(path), "the workbook has no sheets")
-        self._rows = enumerate(ws.iter_rows(values_only=True), start=1)
+        self._rows = _sheet_rows(self._wb, ws)
         self.header = []
-        for _n, row in self._rows:
+        for _n, row, _ in self._rows:
             cells = [cell_text(v) for v in row]
             if any(c.strip() for c in cells):
                 self.header = _trim(cells)
@@ -272,12 +324,12 @@ class XlsxSource:
             raise ImportFileError(str(path), "no data rows: the sheet has a header only")
 
     def _iter(self) -> Iterator[Record]:
-        for n, row in self._rows:
+        for n, row, uncached in self._rows:
             cells = [cell_text(v) for v in row]
-            if any(c.strip() for c in cells):
+            if any(c.strip() for c in cells) or uncached:
                 cells = _trim(cells, keep=len(self.header))
                 cells.extend([""] * (len(self.header) - len(cells)))  # short rows: empty trailing cells
-                yield Record(n, cells)
+                yield Record(n, cells, uncached)
 
     def records(self) -> Iterator[Record | BadRecord]:
         if self._peeked is not None:

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ARRAY, JSON, Connection, Table, any_, bindparam, insert, select
+from sqlalchemy import ARRAY, JSON, ColumnElement, Connection, Table, any_, bindparam, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from autoinform.models import UTCDateTime
@@ -71,7 +71,18 @@ class BulkWriter:
     def ids_by_key(self, table: Table, key: str, values: list[str]) -> dict[str, int]:
         """{key value: id} for the rows whose `key` column is one of `values`."""
         col = table.c[key]
+        return {k: i for k, i in self.conn.execute(select(col, table.c.id).where(self._in(col, values)))}
+
+    def rows_where_in(self, table: Table, key: str, values: Sequence[Any], columns: Sequence[ColumnElement[Any]],
+                      where: ColumnElement[bool] | None = None) -> list[tuple[Any, ...]]:
+        """`columns` of the rows whose `key` column is one of `values` (and that match `where`)."""
+        stmt = select(*columns).where(self._in(table.c[key], values))
+        if where is not None:
+            stmt = stmt.where(where)
+        return [tuple(r) for r in self.conn.execute(stmt)]
+
+    def _in(self, col: ColumnElement[Any], values: Sequence[Any]) -> ColumnElement[bool]:
         # PostgreSQL: one array parameter instead of thousands of bound ones.
-        cond = col == any_(bindparam("keys", values, type_=ARRAY(col.type))) if self.postgres \
-            else col.in_(values)
-        return {k: i for k, i in self.conn.execute(select(col, table.c.id).where(cond))}
+        if self.postgres:
+            return col == any_(bindparam(None, list(values), type_=ARRAY(col.type)))
+        return col.in_(list(values))

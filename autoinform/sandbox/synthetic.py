@@ -19,6 +19,7 @@ from autoinform.models import (
     Customer,
     LineType,
     ListRow,
+    ListRowContact,
     Role,
     User,
     utcnow,
@@ -54,6 +55,12 @@ def email_campaign(rt: Runtime, customers: int, scenario_file: Path, *, name: st
         s.execute(insert(ListRow), [
             {"list_id": lst.id, "customer_id": ids[a], "row_number": n, "variables": {"debt": 100 * n + 7}}
             for n, a in enumerate(accounts, 1)])
+        # Each row's own contact, as the importer links them (a campaign writes to these only).
+        s.execute(insert(ListRowContact).from_select(
+            ["list_row_id", "contact_point_id", "position"],
+            select(ListRow.id, ContactPoint.id, ContactPoint.id)
+            .join(ContactPoint, ContactPoint.customer_id == ListRow.customer_id)
+            .where(ListRow.list_id == lst.id)))
         version = snapshot(s, load_scenario(scenario_file))
         now = utcnow()
         c = campaigns.create(s, name=name, scenario=version, contact_list=lst, channels=[Channel.EMAIL],

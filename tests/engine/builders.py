@@ -16,6 +16,7 @@ from autoinform.models import (
     Customer,
     LineType,
     ListRow,
+    ListRowContact,
     Role,
     ScenarioVersion,
 )
@@ -79,17 +80,23 @@ def campaign(rt: Runtime, people: list[Person], *, channels: list[Channel], star
             c = Customer(account=p.account, name=f"Клиент {p.account}", group=1)
             s.add(c)
             s.flush()
+            points: list[ContactPoint] = []
             if p.email:
-                s.add(ContactPoint(customer_id=c.id, channel=Channel.EMAIL, value=p.email,
-                                   line_type=LineType.EMAIL, source=ContactSource.VOLUNTARY))
+                points.append(ContactPoint(customer_id=c.id, channel=Channel.EMAIL, value=p.email,
+                                           line_type=LineType.EMAIL, source=ContactSource.VOLUNTARY))
             if p.mobile:
-                s.add(ContactPoint(customer_id=c.id, channel=Channel.SMS, value=p.mobile,
-                                   line_type=LineType.MOBILE, source=ContactSource.VOLUNTARY,
-                                   consent=p.sms_consent))
+                points.append(ContactPoint(customer_id=c.id, channel=Channel.SMS, value=p.mobile,
+                                           line_type=LineType.MOBILE, source=ContactSource.VOLUNTARY,
+                                           consent=p.sms_consent))
             if p.phone:
-                s.add(ContactPoint(customer_id=c.id, channel=Channel.PHONE, value=p.phone,
-                                   line_type=LineType.LANDLINE, source=ContactSource.CONTRACT))
-            s.add(ListRow(list_id=lst.id, customer_id=c.id, row_number=i, variables={"debt": p.debt}))
+                points.append(ContactPoint(customer_id=c.id, channel=Channel.PHONE, value=p.phone,
+                                           line_type=LineType.LANDLINE, source=ContactSource.CONTRACT))
+            row = ListRow(list_id=lst.id, customer_id=c.id, row_number=i, variables={"debt": p.debt})
+            s.add_all([*points, row])
+            s.flush()
+            # A campaign writes to its list row's contacts (issue 8 item 4), as the importer links them.
+            s.add_all([ListRowContact(list_row_id=row.id, contact_point_id=cp.id, position=n)
+                       for n, cp in enumerate(points)])
         camp = campaigns.create(s, name=name, scenario=sv, contact_list=lst, channels=channels,
                                 start_at=start, end_at=end or start + timedelta(days=3), actor="spec")
         cid, lid = camp.id, lst.id
