@@ -300,6 +300,7 @@ class _Link(asyncio.Protocol):
             self.banner.set_exception(AmiDisconnected("banner", why))
         if not self.closed.done():
             self.closed.set_result(why)
+        self.client._link_lost(self, why)
 
     def abort(self, why: str) -> None:
         if self.why is None:
@@ -473,9 +474,7 @@ class AmiClient:
                     why = await link.closed
                 finally:
                     pinger.cancel()
-                self._link = None
                 logger.warning("AMI link down: %s", why, extra=self.log_extra)
-                self._fail_waiters(why)
             self._set_state(AmiState.DOWN)
             if self._closing:
                 break
@@ -530,6 +529,13 @@ class AmiClient:
                 return
             except AmiDisconnected:
                 return
+
+    def _link_lost(self, link: _Link, why: str) -> None:
+        """At once, not when the loop task next runs: nobody may see `up` on a dead link."""
+        if self._link is link:
+            self._link = None
+            self._fail_waiters(why)
+            self._set_state(AmiState.DOWN)
 
     def _fail_waiters(self, why: str) -> None:
         originates, self._originates = self._originates, {}
