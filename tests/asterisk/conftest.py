@@ -1,4 +1,5 @@
-"""The real Asterisk 22 fixture (issue 10 part 4): unpacked once per session from
+"""The real Asterisk 22 fixture (issue 10 part 4; no __init__.py here: a package named `asterisk`
+would shadow pyst2's on sys.path): unpacked once per session from
 ../shared/asterisk/prebuilt, started with the project's own test configuration, stopped at the end.
 
 Without ../shared/asterisk the tests skip with the reason; with AUTOINFORM_TEST_REQUIRE_ASTERISK=1
