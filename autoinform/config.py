@@ -197,6 +197,18 @@ class AmiSettings(_Masked):
     username: str = ""
     secret: SecretStr = SecretStr("")
     channel_capacity: int = Field(30, ge=1)
+    # plain: Secret in the Login; md5: Challenge first, then Key = md5(challenge + secret).
+    auth: Literal["plain", "md5"] = "plain"
+    connect_timeout_s: float = Field(5.0, gt=0)
+    action_timeout_s: float = Field(10.0, gt=0)
+    # Keep-alive: a Ping this often while up; no Pong within ping_timeout_s marks the link down.
+    ping_interval_s: float = Field(20.0, gt=0)
+    ping_timeout_s: float = Field(5.0, gt=0)
+    # Reconnect after base * 2**n seconds (n failures in a row), capped, times a random 0.5-1.0.
+    reconnect_base_s: float = Field(0.5, gt=0)
+    reconnect_max_s: float = Field(30.0, gt=0)
+    # Events a subscriber may fall behind by before it is told it lost some (AmiSubscriptionOverflow).
+    subscriber_queue: int = Field(10000, ge=1)
 
 
 class ChannelLimits(BaseModel):

@@ -8,7 +8,14 @@
     ├── CommandError        Asterisk refused a command: 510, 520 (with usage), 503, ...
     │   └── CommandFailed   a 200 reply whose result says the command failed (missing file, ...)
     ├── CommandTimeout      no reply in time; the connection is then closed
-    └── SessionClosed       the session can no longer send (closed after a timeout or an error)
+    ├── SessionClosed       the session can no longer send (closed after a timeout or an error)
+    └── AmiError            the Asterisk Manager Interface client (ivr.ami)
+        ├── AmiProtocolError        Asterisk sent bytes that are not AMI (also a ProtocolError)
+        ├── AmiAuthenticationFailed the Login was refused (the user name, never the secret)
+        ├── AmiActionError          `Response: Error` to an action (action, message, response)
+        ├── AmiTimeout              no reply to an action, or no event awaited, in time
+        ├── AmiDisconnected         not connected, or the connection dropped while waiting
+        └── AmiSubscriptionOverflow a subscriber fell so far behind that events were dropped
 """
 
 from __future__ import annotations
@@ -94,3 +101,55 @@ class SessionClosed(AgiError):
         super().__init__(f"cannot send {command}: session closed ({why})")
         self.command = command
         self.why = why
+
+
+# --- AMI ----------------------------------------------------------------------------------------
+
+class AmiError(AgiError):
+    """Base of the AMI client's errors (ivr.ami)."""
+
+
+class AmiProtocolError(ProtocolError, AmiError):
+    """Asterisk's manager sent bytes that are not AMI (no banner, a line without a colon, a block
+    over the length caps); the connection is dropped and reconnected."""
+
+
+class AmiAuthenticationFailed(AmiError):
+    def __init__(self, username: str, message: str) -> None:
+        super().__init__(f"AMI login of {username!r} refused: {message}")
+        self.username = username
+        self.message = message
+
+
+class AmiActionError(AmiError):
+    """Asterisk answered `Response: Error`; `response` is the whole reply (a ivr.ami Response)."""
+
+    def __init__(self, action: str, message: str, response: object = None) -> None:
+        super().__init__(f"{action}: {message}")
+        self.action = action
+        self.message = message
+        self.response = response
+
+
+class AmiTimeout(AmiError):
+    def __init__(self, action: str, timeout_s: float) -> None:
+        super().__init__(f"no reply to {action} within {timeout_s:g} s")
+        self.action = action
+        self.timeout_s = timeout_s
+
+
+class AmiDisconnected(AmiError):
+    """The action could not be sent, or its reply will never come: `why` says which."""
+
+    def __init__(self, action: str, why: str) -> None:
+        super().__init__(f"{action}: AMI {why}")
+        self.action = action
+        self.why = why
+
+
+class AmiSubscriptionOverflow(AmiError):
+    """Raised to a subscriber at the point where it lost events: it must reconcile (CoreShowChannels)."""
+
+    def __init__(self, dropped: int) -> None:
+        super().__init__(f"{dropped} AMI events dropped: the subscriber fell behind")
+        self.dropped = dropped
