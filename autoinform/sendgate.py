@@ -19,6 +19,7 @@ seen by that send.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -27,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, bindparam, select, update
+from sqlalchemy import Engine, PoolProxiedConnection, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from autoinform.calendar import InformingWindow, OpenSpan
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
 CAMPAIGNS = "campaigns"
 STOP_LIST = "stop_list"
 _GENERATIONS = select(Generation.name, Generation.value)
+_GENERATIONS_SQL = "SELECT name, value FROM generations"
 _CAMPAIGN_STATES = select(Campaign.id, Campaign.state, Campaign.end_at).where(
     Campaign.id.in_(bindparam("ids", expanding=True)))
 _NEW_STOPS = (select(StopEntry.id, StopEntry.account, StopEntry.created_at, StopEntry.reason)
@@ -99,10 +101,17 @@ class SendGate:
         # Its own thread: the dispatcher's database thread may be busy with a claim for
         # milliseconds, and a send must not queue behind it.
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="send-gate")
+        self._inline = engine.dialect.name == "sqlite"
+        self._raw: PoolProxiedConnection | None = None
         self.reads = 0
+        self.reloads = 0  # reads that had to load campaign states or stop entries
 
     def close(self) -> None:
         self._thread.shutdown(wait=False)
+        raw, self._raw = self._raw, None
+        if raw is not None:
+            with contextlib.suppress(Exception):
+                raw.close()
 
     # --- what the dispatcher tells the gate ------------------------------------------------------
 
@@ -195,7 +204,7 @@ class SendGate:
 
     async def _fresh(self) -> None:
         """Wait for a read that begins after this call (a read already under way may have begun
-        before a change this send must see)."""
+        before a change this send must see). Every send that asks before the read begins shares it."""
         if self._next is None:
             self._next = asyncio.get_running_loop().create_future()
         waiter = self._next
@@ -213,8 +222,11 @@ class SendGate:
             stops_after = snap.stops_after
             stops_stale, snap.stops_stale = snap.stops_stale, False
             try:
-                result = await loop.run_in_executor(self._thread, self._read, dict(snap.generations),
-                                                    campaigns, stale, stops_after, stops_stale)
+                args = (dict(snap.generations), campaigns, stale, stops_after, stops_stale)
+                # SQLite: a few microseconds of local file access, cheaper than a hand-over to a
+                # thread; run as a task, after the sends made ready in the same loop turn have asked.
+                result = self._read(*args) if self._inline else await loop.run_in_executor(self._thread, self._read,
+                                                                                         *args)
             except Exception as exc:  # no answer: nothing may leave on a guess
                 snap.stops_stale = snap.stops_stale or stops_stale
                 if not waiter.done():
@@ -228,17 +240,48 @@ class SendGate:
     def _read(self, known: dict[str, int], campaigns: set[int], stale: set[int], stops_after: int | None,
               stops_stale: bool) -> tuple[dict[str, int], dict[int, tuple[CampaignState, datetime]] | None,
                          list[tuple[int, str, datetime, str]]]:
+        generations = self._read_generations()
+        states = None
+        stops: list[tuple[int, str, datetime, str]] = []
+        reload_campaigns = bool(campaigns) and (bool(stale) or generations.get(CAMPAIGNS) != known.get(CAMPAIGNS))
+        reload_stops = stops_after is not None and (stops_stale or generations.get(STOP_LIST) != known.get(STOP_LIST))
+        if not reload_campaigns and not reload_stops:
+            return generations, states, stops
+        # Rare (a counter moved): read after the counters, so what is read is at least that new.
+        self.reloads += 1
         with self._engine.connect() as conn:
-            generations = {name: int(value) for name, value in conn.execute(_GENERATIONS).all()}
-            states = None
-            if campaigns and (stale or generations.get(CAMPAIGNS) != known.get(CAMPAIGNS)):
+            if reload_campaigns:
                 states = {cid: (CampaignState(st), end) for cid, st, end in
                           conn.execute(_CAMPAIGN_STATES, {"ids": list(campaigns)}).all()}
-            stops: list[tuple[int, str, datetime, str]] = []
-            if stops_after is not None and (stops_stale or generations.get(STOP_LIST) != known.get(STOP_LIST)):
+            if reload_stops:
                 stops = [tuple(r) for r in conn.execute(_NEW_STOPS, {"after": stops_after}).all()]  # type: ignore[misc]
             conn.rollback()
         return generations, states, stops
+
+    def _read_generations(self) -> dict[str, int]:
+        """The counters, on a DBAPI connection of the gate's own in autocommit (each read sees the
+        latest commits and holds no transaction open): the hot path, so no pool checkout, no BEGIN."""
+        if self._raw is None:
+            raw = self._engine.raw_connection()
+            if self._engine.dialect.name == "postgresql":
+                raw.driver_connection.autocommit = True  # type: ignore[union-attr]
+            self._raw = raw
+        try:
+            cursor = self._raw.cursor()
+            try:
+                cursor.execute(_GENERATIONS_SQL)
+                return {name: int(value) for name, value in cursor.fetchall()}
+            finally:
+                cursor.close()
+        except Exception:
+            self._drop_raw()  # a broken connection is not reused; the next read opens another
+            raise
+
+    def _drop_raw(self) -> None:
+        raw, self._raw = self._raw, None
+        if raw is not None:
+            with contextlib.suppress(Exception):
+                raw.invalidate()
 
     def _apply(self, generations: dict[str, int], states: dict[int, tuple[CampaignState, datetime]] | None,
                stops: list[tuple[int, str, datetime, str]], stale: set[int]) -> None:
@@ -255,5 +298,5 @@ class SendGate:
                     snap.stops[account].append((stop_id, created_at, reason))
 
     def describe(self) -> dict[str, Any]:
-        return {"reads": self.reads, "in_flight": len(self._leases), "lost": len(self._lost),
+        return {"reads": self.reads, "reloads": self.reloads, "in_flight": len(self._leases), "lost": len(self._lost),
                 "campaigns": len(self._snap.campaigns)}
