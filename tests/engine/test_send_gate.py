@@ -80,11 +80,10 @@ async def test_claimed_work_does_not_leave_after_pause_cancel_stop_or_end(fast_r
         assert len(email.sent) == 10 and len({i.destination for i in email.sent}) == 10
 
 
-async def test_the_gate_costs_no_query_per_message(fast_rt: Runtime, db_url: str) -> None:
-    """Item 1, cheap on the hot path: before a send the gate reads the two counters only (on SQLite a
-    few microseconds of local file access, once per send; on PostgreSQL one read shared by every
-    send waiting at that instant), and loads campaign states or stop entries only when a counter
-    moved: here once, for the campaign first seen, and once after a stop-list upload."""
+async def test_the_gate_costs_no_query_per_message(fast_rt: Runtime) -> None:
+    """Item 1, cheap on the hot path: before sending the gate reads the two counters only, one read
+    shared by every send waiting at that instant, and loads campaign states or stop entries only
+    when a counter moved: here for the campaign first seen and after a stop-list upload."""
     fast_rt.settings.dispatch.email = ChannelLimits(concurrency=8)
     people = [Person(f"82{i:04d}", email=f"h{i}@example.ru") for i in range(200)]
     b = campaign(fast_rt, people, channels=[Channel.EMAIL], start=MONDAY_NOON)
@@ -97,10 +96,7 @@ async def test_the_gate_costs_no_query_per_message(fast_rt: Runtime, db_url: str
         await until(all_done(fast_rt, b.campaign_id))
     assert len(email.sent) == 200
     assert 1 <= d.gate.reloads <= 3  # the campaign first seen; the stop entries (twice if a claim interleaved)
-    if db_url.startswith("postgresql"):
-        assert 0 < d.gate.reads < 200
-    else:
-        assert d.gate.reads == 200
+    assert 0 < d.gate.reads < 200  # sends ready together shared their reads
 
 
 async def test_work_whose_lease_another_engine_took_is_not_sent_nor_overwritten(fast_rt: Runtime) -> None:
