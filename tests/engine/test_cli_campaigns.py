@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -32,15 +33,22 @@ def ok(*args: str) -> str:
     return result.output
 
 
-def test_form_approve_start_report(env: Path) -> None:
+def _draft(env: Path, rows: int, channels: str) -> dict[str, Any]:
+    """A sample list imported, a specialist and a manager, and a draft campaign on the list."""
     sample = env / "s.csv"
-    ok("lists", "sample", str(sample), "--rows", "40", "--bad-share", "0")
+    ok("lists", "sample", str(sample), "--rows", str(rows), "--bad-share", "0")
     ok("lists", "import", str(sample), "--name", "Должники")
     ok("users", "add", "ivanova", "--role", "specialist")
     ok("users", "add", "petrov", "--role", "manager")
-    created = json.loads(ok("campaigns", "create", "--name", "Долг", "--scenario", "debt_reminder",
-                            "--list", "Должники", "--channels", "email,sms", "--start", "2026-12-07T10:00",
-                            "--end", "2026-12-11T20:00", "--as", "ivanova", "--json"))
+    created: dict[str, Any] = json.loads(ok(
+        "campaigns", "create", "--name", "Долг", "--scenario", "debt_reminder", "--list", "Должники",
+        "--channels", channels, "--start", "2026-12-07T10:00", "--end", "2026-12-11T20:00", "--as", "ivanova",
+        "--json"))
+    return created
+
+
+def test_form_approve_start_report(env: Path) -> None:
+    created = _draft(env, 40, "email,sms")
     cid = str(created["id"])
     assert created["state"] == "draft" and created["start_at"] == "2026-12-07T06:00:00+00:00"  # local → UTC
 
@@ -91,15 +99,7 @@ def test_a_chain_the_installation_cannot_send_on_is_refused_at_start(env: Path,
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     """Issue 8 item 3 (AI-7, AI-14): without Twilio settings an SMS campaign is refused at start with
     what is missing, instead of ending every delivery negative "channel not configured"."""
-    sample = env / "s.csv"
-    ok("lists", "sample", str(sample), "--rows", "5", "--bad-share", "0")
-    ok("lists", "import", str(sample), "--name", "Должники")
-    ok("users", "add", "ivanova", "--role", "specialist")
-    ok("users", "add", "petrov", "--role", "manager")
-    created = json.loads(ok("campaigns", "create", "--name", "СМС", "--scenario", "debt_reminder",
-                            "--list", "Должники", "--channels", "sms,email", "--start", "2026-12-07T10:00",
-                            "--end", "2026-12-11T20:00", "--as", "ivanova", "--json"))
-    cid = str(created["id"])
+    cid = str(_draft(env, 5, "sms,email")["id"])
     ok("campaigns", "approve", cid, "--as", "petrov")
     monkeypatch.delenv("AUTOINFORM_TWILIO__AUTH_TOKEN")
     refused = runner.invoke(app, ["campaigns", "start", cid, "--as", "ivanova"])
