@@ -33,6 +33,7 @@ LABELS: dict[Field, str] = {
     Field.ADDRESS: "Адрес", Field.PHONE: "Телефон", Field.SMS_PHONE: "Мобильный для SMS",
     Field.EMAIL: "E-mail", Field.DEBT: "Сумма долга", Field.DUE_DATE: "Дата оплаты",
 }
+HEADER_ROW = 1  # the row number of file-level notes in the report (a column taken as the contract phone)
 REQUIRED = (Field.ACCOUNT, Field.NAME, Field.GROUP)
 CONTACT_FIELDS = (Field.PHONE, Field.SMS_PHONE, Field.EMAIL)
 

@@ -29,7 +29,7 @@ from sqlalchemy import Connection, and_, bindparam, delete, insert, or_, select,
 from sqlalchemy.exc import IntegrityError
 
 from autoinform.errors import AutoinformError, ImportFileError
-from autoinform.importing.headers import Field, HeaderMap, header_notes, map_headers
+from autoinform.importing.headers import HEADER_ROW, Field, HeaderMap, header_notes, map_headers
 from autoinform.importing.normalise import KIND_BITS, CustomerRow, Issue, RejectedRow, RowNormaliser
 from autoinform.importing.reader import BadRecord, open_table
 from autoinform.importing.store import BulkWriter, Row
@@ -57,7 +57,6 @@ ACTOR_MAX = 64  # ContactList.created_by, AuditEntry.actor
 SOURCE_MAX = 150  # file name in ContactPoint.source_ref (200 with ":row N")
 KIND_REJECTED = "rejected"
 KIND_WARNING = "warning"
-HEADER_ROW = 1  # file-level notes (a column taken as the contract phone) sit on the header row
 DUPLICATE_WARNING = ("лицевой счёт повторяется: контакты строки добавлены к первой строке этого счёта, "
                      "остальные значения строки не учтены")
 # The rule that decides between rows of one account, stated in every conflict warning.
