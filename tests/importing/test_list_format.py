@@ -164,3 +164,19 @@ def test_lists_show_counts_rows_local_time_and_reachable_customers(cli_env: Path
     local = datetime.fromisoformat(shown["created_at"]).astimezone(ZoneInfo("Asia/Vladivostok"))
     assert f"imported {local:%Y-%m-%d %H:%M}" in out
     assert "SMS-контактов в этом списке нет" in out
+
+
+def test_docs_lists_names_every_alias_and_group_wording() -> None:
+    """Issue 9 item 3: docs/lists.md lists every header alias and group wording the code accepts,
+    and the README links it."""
+    from autoinform.importing.headers import ALIASES, LABELS, VARIABLE_ALIASES
+    from autoinform.importing.values import GROUP_ALIASES
+
+    root = Path(__file__).resolve().parents[2]
+    doc = (root / "docs" / "lists.md").read_text(encoding="utf-8").lower()
+    words = [*LABELS.values(), *(a for names in ALIASES.values() for a in names), *VARIABLE_ALIASES,
+             *(a for names in VARIABLE_ALIASES.values() for a in names),
+             *(a for names in GROUP_ALIASES.values() for a in names)]
+    missing = [w for w in words if w.lower() not in doc]
+    assert not missing, f"docs/lists.md does not name: {missing}"
+    assert "(docs/lists.md)" in (root / "README.md").read_text(encoding="utf-8")
