@@ -26,7 +26,7 @@ from autoinform.bulk import BulkStatement
 from autoinform.calendar import InformingWindow
 from autoinform.channels.base import ProviderStatus, SendResult
 from autoinform.content import Content, EmailContent, PhoneContent, Recipient, SmsContent
-from autoinform.errors import AutoinformError, ConfigError
+from autoinform.errors import AutoinformError, ConfigError, SkipDelivery
 from autoinform.models import (
     Attempt,
     Campaign,
@@ -292,6 +292,11 @@ def claim(session: Session, *, now: datetime, limit: int, worker: str, lease_s: 
                               address=address, variables=dict(variables.get(d.list_row_id) or {}))
         try:
             content = renderer.render(facts.scenario_id, r.channel, recipient)
+        except SkipDelivery as exc:
+            # The scenario's own rule (a zero debt is not told "please pay"): no message, its reason.
+            changes.append(_finished(delivery_id, Outcome.NEGATIVE, exc.reason, now))
+            report.finalized[exc.reason] += 1
+            continue
         except AutoinformError as exc:
             # A list row the scenario cannot render: a negative result with the reason, not a crash.
             changes.append(_finished(delivery_id, Outcome.NEGATIVE, "failed", now) | {"channel": r.channel})

@@ -55,6 +55,16 @@ class RenderError(ScenarioError):
     """A scenario could not be rendered for a recipient (missing or mistyped variable)."""
 
 
+class SkipDelivery(AutoinformError):
+    """The scenario's own rule says this recipient gets no message (`skip_when`: a zero debt is not
+    told "please pay"). Not a fault: the delivery ends negative with `reason` and nothing is sent."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"not sent ({reason}): {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
 class CampaignStateError(AutoinformError):
     """A campaign operation is not allowed in the campaign's current state."""
 

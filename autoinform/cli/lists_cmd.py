@@ -49,8 +49,16 @@ def _print_report(report: ImportReport) -> None:
     if report.ignored_columns:
         console.print("columns without a header, ignored: "
                       + ", ".join(str(i + 1) for i in report.ignored_columns))
+    for note in report.notes:
+        console.print(f"[yellow]note:[/] {note}", highlight=False)
     if report.warnings:
-        console.print(f"warnings (row imported, a field left out): {report.warnings}")
+        console.print(f"warnings (row imported, a field left out or a value to check): {report.warnings}")
+    if report.no_debt:
+        console.print(f"[yellow]rows with a debt of zero or less: {report.no_debt}[/] (a debt scenario "
+                      f"skips them, reason no_debt)")
+    if report.conflicts:
+        console.print(f"[yellow]repeated accounts with different values: {report.conflicts}[/] (the first "
+                      f"row of an account stands; both values are in the report)")
     console.print(report.equation(), highlight=False)
 
 
@@ -107,21 +115,32 @@ def show_cmd(key: str = typer.Argument(..., help="List name or id."), as_json: b
     """One list: counts, customer groups, reachable contact points, report entries."""
     with runtime() as rt, rt.sessions() as s:
         summary = list_summary(s, find_list(s, key))
+        tz = rt.settings.tz
     if as_json:
         print_json(summary)
         return
+    from datetime import datetime
+
+    created = datetime.fromisoformat(summary["created_at"]).astimezone(tz)
     console.print(f"[bold]{summary['name']}[/] (id {summary['id']}) from {summary['source_file']}, "
-                  f"imported {summary['created_at']}" + ("" if summary["complete"] else " [red]INCOMPLETE[/]"),
-                  highlight=False)
+                  f"imported {created:%Y-%m-%d %H:%M} ({tz.key})"
+                  + ("" if summary["complete"] else " [red]INCOMPLETE[/]"), highlight=False)
     console.print(f"read = imported + merged + rejected: {summary['rows_read']} = {summary['imported']} + "
                   f"{summary['merged']} + {summary['rejected']}", highlight=False)
+    entries = summary["report_entries"]
+    console.print(f"rejected rows: {summary['rejected']} ({entries['rejected']} reasons); rows with warnings: "
+                  f"{summary['rows_with_warnings']} ({entries['warning']} warnings)"
+                  + (f"; see `autoinform lists rejections {summary['id']}`"
+                     if entries["rejected"] or entries["warning"] else ""), highlight=False)
     console.print("rows by customer group: " + ", ".join(f"{g}: {n}" for g, n in summary["by_group"].items()))
+    console.print("customers reachable (own current contact, consent): "
+                  + ", ".join(f"{ch} {n}" for ch, n in summary["reachable"].items()), highlight=False)
     table = Table("channel", "line type", "contact points")
     for cp in summary["contact_points"]:
         table.add_row(cp["channel"], cp["line_type"], str(cp["count"]))
     console.print(table)
-    entries = summary["report_entries"]
-    console.print(f"report entries: rejected {entries.get('rejected', 0)}, warnings {entries.get('warning', 0)}")
+    for note in summary["notes"]:
+        console.print(f"[yellow]note:[/] {note}", highlight=False)
 
 
 @app.command("rejections")

@@ -27,24 +27,35 @@ class Field(enum.StrEnum):
     DUE_DATE = "due_date"
 
 
+# How the report and errors name a field the file lacks (a column it has is named as the file names it).
+LABELS: dict[Field, str] = {
+    Field.ACCOUNT: "Лицевой счёт", Field.NAME: "ФИО", Field.GROUP: "Группа", Field.DIVISION: "РОС",
+    Field.ADDRESS: "Адрес", Field.PHONE: "Телефон", Field.SMS_PHONE: "Мобильный для SMS",
+    Field.EMAIL: "E-mail", Field.DEBT: "Сумма долга", Field.DUE_DATE: "Дата оплаты",
+}
+HEADER_ROW = 1  # the row number of file-level notes in the report (a column taken as the contract phone)
 REQUIRED = (Field.ACCOUNT, Field.NAME, Field.GROUP)
 CONTACT_FIELDS = (Field.PHONE, Field.SMS_PHONE, Field.EMAIL)
 
 ALIASES: dict[Field, tuple[str, ...]] = {
     Field.ACCOUNT: ("лицевой счет", "л/с", "лс", "номер лицевого счета", "номер л/с", "account",
-                    "account number", "лицевой", "ls"),
+                    "account number", "лицевой", "ls", "лиц. счет", "номер лс", "лицевой счет абонента"),
     Field.NAME: ("фио", "наименование", "наименование потребителя", "потребитель", "абонент",
-                 "name", "customer", "фио наименование", "фио/наименование"),
-    Field.GROUP: ("группа", "группа потребителей", "группа потребителя", "group", "customer group"),
+                 "name", "customer", "фио наименование", "фио/наименование", "фамилия имя отчество",
+                 "наименование абонента", "наименование клиента", "клиент"),
+    Field.GROUP: ("группа", "группа потребителей", "группа потребителя", "group", "customer group",
+                  "категория потребителя", "категория потребителей", "тип потребителя", "группа клиента"),
     Field.DIVISION: ("рос", "подразделение", "division", "отделение", "участок"),
     Field.ADDRESS: ("адрес", "адрес объекта", "адрес потребителя", "address"),
     Field.PHONE: ("телефон", "телефон по договору", "контактный телефон", "phone", "contract phone",
-                  "tel"),
+                  "tel", "тел", "номер телефона", "телефон абонента", "стационарный телефон"),
     Field.SMS_PHONE: ("мобильный", "мобильный телефон", "телефон для sms", "телефон для смс",
                       "мобильный для sms", "мобильный для смс", "телефон sms", "мобильный телефон для sms",
-                      "sms", "смс", "sms phone", "sms_phone", "mobile"),
+                      "sms", "смс", "sms phone", "sms_phone", "mobile", "сотовый", "сотовый телефон",
+                      "номер для sms", "номер для смс"),
     Field.EMAIL: ("email", "e-mail", "электронная почта", "эл почта", "эл. почта", "почта", "mail"),
-    Field.DEBT: ("сумма долга", "задолженность", "долг", "сумма задолженности", "debt", "amount due"),
+    Field.DEBT: ("сумма долга", "задолженность", "долг", "сумма задолженности", "debt", "amount due",
+                 "долг руб", "задолженность руб", "сумма долга руб"),
     Field.DUE_DATE: ("дата оплаты", "оплатить до", "срок оплаты", "due date", "due_date"),
 }
 
@@ -121,13 +132,37 @@ def map_headers(path: str, headers: Sequence[str]) -> HeaderMap:
         elif f in fields:
             raise ImportFileError(
                 path, f"columns {fields[f] + 1} ({headers[fields[f]].strip()!r}) and {i + 1} ({text!r}) "
-                      f"both name the {f.value}")
+                      f"both name the column {LABELS[f]!r}: keep one")
         else:
             fields[f] = i
-    missing = [f.value for f in REQUIRED if f not in fields]
+    missing = [f for f in REQUIRED if f not in fields]
     if missing:
-        raise ImportFileError(path, f"missing required column(s): {', '.join(missing)} "
-                                    f"(headers found: {', '.join(h.strip() for h in headers)[:300]})")
+        needed = "; ".join(f"{LABELS[f]!r} (or: {', '.join(_russian_aliases(f)[:4])})" for f in missing)
+        raise ImportFileError(path, f"missing required column(s): {needed}; headers found: "
+                                    f"{', '.join(h.strip() for h in headers)[:300]} (the list format: "
+                                    f"docs/lists.md)")
     if not any(f in fields for f in CONTACT_FIELDS):
-        raise ImportFileError(path, "no contact column: need a phone, an SMS phone or an e-mail column")
+        raise ImportFileError(path, f"no contact column: need {LABELS[Field.PHONE]!r} (contract phone, calls), "
+                                    f"{LABELS[Field.SMS_PHONE]!r} (SMS) or {LABELS[Field.EMAIL]!r} "
+                                    f"(the list format: docs/lists.md)")
     return HeaderMap(fields, variables, ignored, tuple(h.strip() for h in headers))
+
+
+def _russian_aliases(f: Field) -> list[str]:
+    label = header_key(LABELS[f])
+    return [a for a in ALIASES[f] if re.search("[а-я]", a) and header_key(a) != label]
+
+
+def header_notes(headers: HeaderMap) -> list[tuple[str, str]]:
+    """File-level warnings about the columns: (column, reason in Russian). A phone column without a
+    mobile column is the contract phone (AI-11: SMS only to a mobile the customer gave for it),
+    so such a list reaches nobody by SMS: say so at import rather than show `sms 0` unexplained."""
+    notes: list[tuple[str, str]] = []
+    f = headers.fields
+    if Field.PHONE in f and Field.SMS_PHONE not in f:
+        column = headers.column(f[Field.PHONE])
+        notes.append((column, f"столбец {column!r} принят как телефон по договору (только для звонков); "
+                              f"столбца мобильного для SMS нет, поэтому SMS-контактов в этом списке нет. "
+                              f"Мобильные, данные клиентами для SMS, дайте отдельным столбцом "
+                              f"«{LABELS[Field.SMS_PHONE]}»"))
+    return notes

@@ -29,10 +29,11 @@ from sqlalchemy import Connection, and_, bindparam, delete, insert, or_, select,
 from sqlalchemy.exc import IntegrityError
 
 from autoinform.errors import AutoinformError, ImportFileError
-from autoinform.importing.headers import HeaderMap, map_headers
+from autoinform.importing.headers import HEADER_ROW, Field, HeaderMap, header_notes, map_headers
 from autoinform.importing.normalise import KIND_BITS, CustomerRow, Issue, RejectedRow, RowNormaliser
 from autoinform.importing.reader import BadRecord, open_table
 from autoinform.importing.store import BulkWriter, Row
+from autoinform.importing.values import format_kopecks
 from autoinform.models import (
     AuditEntry,
     Base,
@@ -56,8 +57,10 @@ ACTOR_MAX = 64  # ContactList.created_by, AuditEntry.actor
 SOURCE_MAX = 150  # file name in ContactPoint.source_ref (200 with ":row N")
 KIND_REJECTED = "rejected"
 KIND_WARNING = "warning"
-DUPLICATE_WARNING = ("duplicate account: contacts added to the first row with this account, "
-                     "other values ignored")
+DUPLICATE_WARNING = ("лицевой счёт повторяется: контакты строки добавлены к первой строке этого счёта, "
+                     "остальные значения строки не учтены")
+# The rule that decides between rows of one account, stated in every conflict warning.
+DUPLICATE_RULE = ("действует первая строка счёта в файле; из следующих берутся только контакты")
 
 customers_t = Base.metadata.tables[Customer.__tablename__]
 contacts_t = Base.metadata.tables[ContactPoint.__tablename__]
@@ -100,6 +103,9 @@ class ImportReport:
     merged: int = 0
     rejected: int = 0
     warnings: int = 0
+    no_debt: int = 0  # imported rows with a debt of zero or less: a debt scenario skips them (no_debt)
+    conflicts: int = 0  # repeated accounts whose values differ from the first row's
+    notes: list[str] = field(default_factory=list)  # about the file as a whole (header row entries)
     customers_created: int = 0
     customers_updated: int = 0
     superseded: int = 0  # customers' older contacts this list no longer has (see _supersede)
@@ -141,9 +147,11 @@ class _Batch:
 class _ListImport:
     """The state of one import: the seen accounts, the division ids, the running report."""
 
-    def __init__(self, rt: Runtime, report: ImportReport, source_name: str, account_column: str) -> None:
+    def __init__(self, rt: Runtime, report: ImportReport, source_name: str, headers: HeaderMap) -> None:
         self.rt = rt
-        self.account_column = account_column
+        self.headers = headers
+        self.account_column = headers.column(headers.fields[Field.ACCOUNT])
+        self.debt_column = headers.column(headers.fields[Field.DEBT]) if Field.DEBT in headers.fields else ""
         self.report = report
         self.source_name = source_name
         self.seen: set[str] = set()  # ~90 MB at 1,000,000 accounts: the price of exact merging
@@ -169,13 +177,14 @@ class _ListImport:
                 {"list_id": self.report.list_id, "customer_id": ids.all[r.account], "row_number": r.number,
                  "variables": r.variables, "contact_kinds": r.kinds} for r in batch.first])
             self._links(writer, batch, ids.all)
+            firsts = self._first_rows(writer, batch, ids.all)
             merged_kinds = [{"lid": self.report.list_id, "cid": ids.all[r.account], "k": r.kinds}
                             for r in batch.merged if r.kinds]
             if merged_kinds:  # a repeated account restates what any of its rows has a cell for
                 conn.execute(update(rows_t).where(rows_t.c.list_id == bindparam("lid"),
                                                   rows_t.c.customer_id == bindparam("cid"))
                              .values(contact_kinds=rows_t.c.contact_kinds.op("|")(bindparam("k"))), merged_kinds)
-            writer.insert(rejections_t, self._issues(batch))
+            writer.insert(rejections_t, self._issues(batch, firsts))
             rep = self.report
             rep.rows_read += batch.read
             rep.imported += len(batch.first)
@@ -255,7 +264,74 @@ class _ListImport:
         writer.insert(links_t, list(new.values()))
         writer.insert_ignoring_conflicts(links_t, list(more.values()), ("list_row_id", "contact_point_id"))
 
-    def _issues(self, batch: _Batch) -> list[Row]:
+    def notes(self, notes: list[tuple[str, str]]) -> None:
+        """File-level warnings, stored on the header row so that the report shows them first."""
+        if not notes:
+            return
+        self.report.notes = [reason for _, reason in notes]
+        with self.rt.engine.begin() as conn:
+            BulkWriter(conn).insert(rejections_t, [
+                {"list_id": self.report.list_id, "row_number": HEADER_ROW, "column": column[:100],
+                 "kind": KIND_WARNING, "reason": reason[:500], "raw": ""} for column, reason in notes])
+
+    def _first_rows(self, writer: BulkWriter, batch: _Batch, ids: dict[str, int]) -> dict[str, _First]:
+        """What the first row of each repeated account in this batch stored (the values that stand)."""
+        customers = list({ids[r.account] for r in batch.merged})
+        if not customers:
+            return {}
+        rows = writer.rows_where_in(rows_t, "customer_id", customers,
+                                    (rows_t.c.customer_id, rows_t.c.row_number, rows_t.c.variables),
+                                    where=rows_t.c.list_id == self.report.list_id)
+        people = {cid: (name, group, address) for cid, name, group, address in writer.rows_where_in(
+            customers_t, "id", customers,
+            (customers_t.c.id, customers_t.c.name, customers_t.c.group, customers_t.c.address))}
+        by_customer = {cid: _First(number, variables or {}, *people[cid]) for cid, number, variables in rows}
+        return {r.account: by_customer[ids[r.account]] for r in batch.merged}
+
+    def _conflict(self, row: CustomerRow, first: _First) -> Issue:
+        """The repeated row's warning: which values differ from the first row's, and the rule."""
+        def shown(name: str, value: object) -> str:
+            if value is None or value == "":
+                return "пусто"
+            if name == "debt" and isinstance(value, int):
+                return format_kopecks(value)
+            if name == "due_date" and isinstance(value, str) and len(value) == 10:
+                return f"{value[8:10]}.{value[5:7]}.{value[0:4]}"  # ISO as stored → as the file wrote it
+            return str(value)
+
+        f = self.headers.fields
+        pairs: list[tuple[str, object, object]] = []  # (column in the file's words, first, this)
+        for fld, mine, theirs in ((Field.NAME, row.name, first.name), (Field.GROUP, row.group, first.group),
+                                  (Field.ADDRESS, row.address, first.address)):
+            if fld in f and mine and mine != theirs:
+                pairs.append((self.headers.column(f[fld]), theirs, mine))
+        columns = {"debt": self.debt_column} | {
+            name: self.headers.column(idx) for name, idx in self.headers.variables.items()}
+        if Field.DUE_DATE in f:
+            columns["due_date"] = self.headers.column(f[Field.DUE_DATE])
+        for name, value in row.variables.items():
+            if value != first.variables.get(name):
+                pairs.append((columns.get(name, name), shown(name, first.variables.get(name)),
+                              shown(name, value)))
+        if not pairs:
+            return Issue(self.account_column, f"{DUPLICATE_WARNING} (первая строка {first.number})", row.account)
+        self.report.conflicts += 1
+        differ = "; ".join(f"«{col}»: в строке {first.number} — {a}, в этой строке — {b}" for col, a, b in pairs)
+        return Issue(self.account_column,
+                     f"лицевой счёт {row.account} уже был в строке {first.number}, значения расходятся: "
+                     f"{differ}. Принята строка {first.number}: {DUPLICATE_RULE}", row.account)
+
+    def _no_debt(self, row: CustomerRow) -> Issue | None:
+        debt = row.variables.get("debt")
+        if not isinstance(debt, int) or debt > 0:
+            return None
+        self.report.no_debt += 1
+        what = "нулевой долг" if debt == 0 else "отрицательный долг (переплата)"
+        return Issue(self.debt_column, f"{what} {format_kopecks(debt)}: сценарий о задолженности не отправит "
+                                       f"этому клиенту «оплатите» (доставка завершится с причиной no_debt)",
+                     format_kopecks(debt))
+
+    def _issues(self, batch: _Batch, firsts: dict[str, _First]) -> list[Row]:
         lid = self.report.list_id
         out: list[Row] = []
 
@@ -270,12 +346,24 @@ class _ListImport:
         for r in batch.first:
             for issue in r.warnings:
                 add(r.number, issue, KIND_WARNING, issue.raw)
+            if (no_debt := self._no_debt(r)) is not None:
+                add(r.number, no_debt, KIND_WARNING, no_debt.raw)
         for r in batch.merged:
-            add(r.number, Issue(self.account_column, DUPLICATE_WARNING), KIND_WARNING, r.account)
+            conflict = self._conflict(r, firsts[r.account])
+            add(r.number, conflict, KIND_WARNING, r.account)
             for issue in r.warnings:
                 add(r.number, issue, KIND_WARNING, issue.raw)
         self.report.warnings += sum(1 for row in out if row["kind"] == KIND_WARNING)
         return out
+
+
+@dataclass(frozen=True, slots=True)
+class _First:
+    number: int
+    variables: dict[str, Any]
+    name: str
+    group: int
+    address: str
 
 
 @dataclass
@@ -384,7 +472,8 @@ def import_list(rt: Runtime, path: Path, name: str, *, created_by: str = "",
                               free_variables=list(headers.variables), ignored_columns=headers.ignored,
                               replaced_incomplete=replaced)
         log.info("importing list %s from a %s file", list_id, table.kind, extra={"list_id": list_id})
-        job = _ListImport(rt, report, path.name[:SOURCE_MAX], normalise.account_column)
+        job = _ListImport(rt, report, path.name[:SOURCE_MAX], headers)
+        job.notes(header_notes(headers))
         batch = _Batch()
         for record in table.records():
             batch.read += 1

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from autoinform.accounts import parse_account
+from autoinform.accounts import ACCOUNT_MAX, parse_account
 from autoinform.divisions import resolve
 from autoinform.importing import phones
 from autoinform.importing.headers import CONTACT_FIELDS, Field, HeaderMap
@@ -21,11 +21,12 @@ from autoinform.importing.values import parse_date, parse_email, parse_group, pa
 from autoinform.models import Channel, ContactSource, LineType
 
 MAX_CELL = 2000  # characters; billing data never needs more, and a 10 MB cell must not reach the DB
+ACCOUNT_RULE_RU = f"буквы, цифры, - / _ . до {ACCOUNT_MAX} знаков"
 MAX_RAW = 500  # characters of the original row kept in the rejection report
 _LIST_SPLIT = re.compile(r"[,;]")
 _LIMITS = {Field.NAME: 300, Field.ADDRESS: 500}
 # The file was written by a program that stores formulas but does not compute them.
-UNCACHED_FORMULA = "formula {} has no saved value: open and save the file in Excel or LibreOffice"
+UNCACHED_FORMULA = "формула {} без сохранённого значения: откройте и сохраните файл в Excel или LibreOffice"
 
 
 # A row restates the customer's contacts of a kind when its cell for that kind holds anything, even
@@ -106,6 +107,8 @@ class RowNormaliser:
         f = headers.fields
         self._col = {fld: (idx, headers.column(idx)) for fld, idx in f.items()}
         self.account_column = self._col[Field.ACCOUNT][1]
+        # The file's own names of its contact columns: a row without a usable contact names them.
+        self.contact_columns = ", ".join(self._col[fld][1] for fld in CONTACT_FIELDS if fld in self._col)
         # Column of each field in the order __call__ unpacks them; -1 when the file has no such column.
         self._order = [f.get(fld, -1) for fld in (
             Field.ACCOUNT, Field.NAME, Field.GROUP, Field.DIVISION, Field.ADDRESS, Field.PHONE,
@@ -131,15 +134,16 @@ class RowNormaliser:
             (warnings if idx in self._formula_warns or idx >= self.width else problems).append(issue)
         try:
             account = parse_account(account)
-        except ValueError as exc:
-            problems.append(self._issue(Field.ACCOUNT, str(exc), account))
+        except ValueError:
+            problems.append(self._issue(Field.ACCOUNT, "пусто" if not account else
+                                        f"не номер лицевого счёта ({ACCOUNT_RULE_RU})", account))
         name = " ".join(name.split())
         address = " ".join(address.split())
         if not name:
-            problems.append(self._issue(Field.NAME, "empty"))
+            problems.append(self._issue(Field.NAME, "пусто"))
         for fld, value in ((Field.NAME, name), (Field.ADDRESS, address)):
             if len(value) > _LIMITS[fld]:
-                problems.append(self._issue(fld, f"longer than {_LIMITS[fld]} characters"))
+                problems.append(self._issue(fld, f"длиннее {_LIMITS[fld]} знаков"))
         group = 0
         try:
             group = parse_group(group_text)
@@ -150,10 +154,12 @@ class RowNormaliser:
         if division_cell:
             division = self._division_of(division_cell)
             if division is None:
-                warnings.append(self._issue(Field.DIVISION, "unknown division (left empty)", division_cell))
+                warnings.append(self._issue(Field.DIVISION, "неизвестное подразделение (оставлено пустым)",
+                                            division_cell))
         contacts = self._contacts(phone, sms, email, warnings)
         if not contacts:
-            problems.append(Issue("", "no usable contact: no valid contract phone, SMS mobile or e-mail"))
+            problems.append(Issue(self.contact_columns, "нет ни одного пригодного контакта: ни телефона по "
+                                                        "договору, ни мобильного для SMS, ни e-mail"))
         if problems:  # the row's other faults go in the report too, so one fix-up pass finds them all
             return RejectedRow(record.number, problems + warnings, excerpt(_as_written(record)))
         kinds = (_PHONE_BIT if phone else 0) | (_SMS_BIT if sms else 0) | (_EMAIL_BIT if email else 0)
@@ -164,20 +170,20 @@ class RowNormaliser:
         """Wrong cell count, oversized cells, undecodable bytes: the row cannot be read as data."""
         if len(cells) != self.width and (len(cells) < self.width or any(c.strip() for c in
                                                                        cells[self.width:])):
-            return [Issue("", f"row has {len(cells)} cells, the header has {self.width}")]
+            return [Issue("", f"в строке {len(cells)} ячеек, в заголовке {self.width}")]
         joined = "".join(cells)  # one check for the usual row instead of one per cell
         if len(joined) <= MAX_CELL and "\ufffd" not in joined and "\x00" not in joined:
             return []
         problems = []
         for i, c in enumerate(cells):
             if len(c) > MAX_CELL:
-                problems.append(Issue(self.headers.column(i), f"cell longer than {MAX_CELL} characters",
+                problems.append(Issue(self.headers.column(i), f"ячейка длиннее {MAX_CELL} знаков",
                                       c[:100]))
             elif "\ufffd" in c:
-                problems.append(Issue(self.headers.column(i), f"bytes that are not valid {self.encoding}",
+                problems.append(Issue(self.headers.column(i), f"байты, недопустимые в кодировке {self.encoding}",
                                       c[:100]))
             elif "\x00" in c:  # PostgreSQL text cannot hold it; it is never data
-                problems.append(Issue(self.headers.column(i), "a NUL character", c[:100].replace("\x00", "")))
+                problems.append(Issue(self.headers.column(i), "символ NUL", c[:100].replace("\x00", "")))
         return problems
 
     def _variables(self, cells: list[str], debt_text: str, due_text: str,
@@ -223,7 +229,7 @@ class RowNormaliser:
                 warnings.append(self._issue(Field.SMS_PHONE, exc.reason, part))
                 continue
             if not p.is_mobile:
-                warnings.append(self._issue(Field.SMS_PHONE, "not a mobile number: SMS impossible", part))
+                warnings.append(self._issue(Field.SMS_PHONE, "не мобильный номер: SMS на него не отправить", part))
                 continue
             contacts.append(Contact(Channel.SMS, p.e164, LineType.MOBILE, ContactSource.VOLUNTARY))
         for part in _parts(email):

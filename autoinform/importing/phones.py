@@ -29,7 +29,7 @@ _LINE_TYPES = {
 
 
 class PhoneError(ValueError):
-    """A cell that is not a usable phone number; `reason` is shown in the rejection report."""
+    """A cell that is not a usable phone number; `reason` (Russian) is shown in the rejection report."""
 
     def __init__(self, raw: str, reason: str) -> None:
         super().__init__(reason)
@@ -120,12 +120,12 @@ def slow_normalise(raw: str) -> Phone:
     """The authority: phonenumbers' parse, validity and type, region RU for numbers without +."""
     try:
         number = phonenumbers.parse(raw, REGION)
-    except phonenumbers.NumberParseException as exc:
-        raise PhoneError(raw, f"not a phone number ({exc._msg})") from None
+    except phonenumbers.NumberParseException:
+        raise PhoneError(raw, "не номер телефона") from None
     if number.extension:
-        raise PhoneError(raw, "extensions cannot be dialled")
+        raise PhoneError(raw, "добавочный номер автоинформатор не наберёт")
     if not phonenumbers.is_valid_number(number):
-        raise PhoneError(raw, "not a valid phone number")
+        raise PhoneError(raw, "недействительный номер телефона")
     kind = phonenumbers.number_type(number)
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     return Phone(e164, _LINE_TYPES.get(kind, LineType.UNKNOWN))
@@ -135,7 +135,7 @@ def normalise(raw: str) -> Phone:
     """One phone number in any common spelling → Phone, or PhoneError with the reason."""
     text = raw.strip()
     if not text:
-        raise PhoneError(raw, "empty")
+        raise PhoneError(raw, "пусто")
     if len(text) > MAX_INPUT:
-        raise PhoneError(raw[:MAX_INPUT], f"longer than {MAX_INPUT} characters")
+        raise PhoneError(raw[:MAX_INPUT], f"длиннее {MAX_INPUT} знаков")
     return fast_normalise(text) or slow_normalise(text)

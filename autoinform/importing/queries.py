@@ -8,7 +8,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from autoinform.errors import NotFoundError
-from autoinform.models import ContactList, ContactPoint, Customer, ListRejection, ListRow, ListRowContact
+from autoinform.importing.headers import HEADER_ROW
+from autoinform.models import Channel, ContactList, ContactPoint, Customer, ListRejection, ListRow, ListRowContact
 
 
 def find_list(session: Session, key: str) -> ContactList:
@@ -45,12 +46,29 @@ def list_summary(session: Session, lst: ContactList) -> dict[str, Any]:
         .where(ListRow.list_id == lst.id, ContactPoint.superseded_at.is_(None))
         .group_by(ContactPoint.channel, ContactPoint.line_type)
         .order_by(ContactPoint.channel, ContactPoint.line_type)).all()
+    # Customers a campaign on this list can reach on each channel: a row counts once per channel
+    # when one of its own current contacts there has consent and no opt-out (AI-11).
+    reachable = dict(session.execute(
+        select(ContactPoint.channel, func.count(func.distinct(ListRow.id)))
+        .join(ListRowContact, ListRowContact.contact_point_id == ContactPoint.id)
+        .join(ListRow, ListRow.id == ListRowContact.list_row_id)
+        .where(ListRow.list_id == lst.id, ContactPoint.superseded_at.is_(None), ContactPoint.consent.is_(True),
+               ContactPoint.opted_out_at.is_(None))
+        .group_by(ContactPoint.channel)).all())
+    data_row = ListRejection.row_number > HEADER_ROW
     kinds = session.execute(
-        select(ListRejection.kind, func.count()).where(ListRejection.list_id == lst.id)
-        .group_by(ListRejection.kind)).all()
+        select(ListRejection.kind, func.count(), func.count(func.distinct(ListRejection.row_number)))
+        .where(ListRejection.list_id == lst.id, data_row).group_by(ListRejection.kind)).all()
+    entries = {str(k): n for k, n, _ in kinds}
+    rows = {str(k): n for k, _, n in kinds}
+    notes = list(session.scalars(select(ListRejection.reason).where(
+        ListRejection.list_id == lst.id, ~data_row).order_by(ListRejection.id)))
     return {
         **list_info(lst),
         "by_group": {str(g): n for g, n in groups},
+        "reachable": {str(ch): int(reachable.get(ch, 0)) for ch in Channel},
         "contact_points": [{"channel": str(c), "line_type": str(t), "count": n} for c, t, n in channels],
-        "report_entries": {str(k): n for k, n in kinds},
+        "rows_with_warnings": rows.get("warning", 0),
+        "report_entries": {"rejected": entries.get("rejected", 0), "warning": entries.get("warning", 0)},
+        "notes": notes,
     }

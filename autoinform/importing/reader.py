@@ -204,11 +204,11 @@ class CsvSource:
                 return
             except _LineTooLong as exc:
                 self._reader = self._new_reader()  # a fresh parser: the broken record is gone
-                yield BadRecord(start, f"line or record longer than {MAX_LINE} characters", exc.head)
+                yield BadRecord(start, f"строка или запись длиннее {MAX_LINE} знаков", exc.head)
                 continue
             except csv.Error as exc:
                 self._reader = self._new_reader()
-                yield BadRecord(start, f"malformed CSV ({exc})", self._lines.last[:200])
+                yield BadRecord(start, f"испорченная строка CSV ({exc})", self._lines.last[:200])
                 continue
             if any(c.strip() for c in cells):  # blank lines are not rows
                 yield Record(start, cells)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autoinform.errors import RenderError
+from autoinform.errors import RenderError, SkipDelivery
 from autoinform.scenarios import samples
 from autoinform.scenarios.model import BUILTINS
 from autoinform.scenarios.references import templates_of
@@ -79,6 +79,9 @@ def check_scenario(scenario: Scenario, audio_dir: Path | None = None) -> Scenari
                 render(scenario, channel, example.recipient, send_date=example.send_date)
             except RenderError as exc:
                 report.errors.append(f"{channel}, sample values, group {group}: {exc.detail}")
+            except SkipDelivery as exc:  # a check must show a message: the samples must be sent
+                report.errors.append(f"{channel}, sample values, group {group}: skipped by skip_when "
+                                     f"{exc.reason}: {exc.detail}; give samples that are sent")
     if scenario.spec.sms is not None:
         _sms(scenario, report)
     if scenario.spec.phone is not None:

@@ -8,7 +8,9 @@ naming declared variables, `say` steps matching variable types) are checked afte
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Annotated, Any, Final, Literal
 
@@ -26,7 +28,7 @@ from pydantic import (
 from autoinform.models import Channel
 from autoinform.scenarios.template import Template
 from autoinform.scenarios.timeline import Stage
-from autoinform.scenarios.values import Unit, VarType, coerce
+from autoinform.scenarios.values import Unit, Value, VarType, coerce
 
 NAME_PATTERN: Final = r"^[a-z][a-z0-9_]*$"
 # Namespaced and stable: "debt_reminder/intro"; audio/<id>.wav is built from the text.
@@ -87,6 +89,50 @@ def _key(value: object) -> object:
 
 
 TemplateText = Annotated[Template, PlainValidator(_template)]
+
+SKIP_OPERATORS: Final = ("<=", ">=", "==", "!=", "<", ">")
+_SKIP_RULE = re.compile(r"\s*([a-z][a-z0-9_]*)\s*(<=|>=|==|!=|<|>)\s*(\S(?:.*\S)?)\s*")
+
+
+@dataclass(frozen=True)
+class SkipRule:
+    """`debt <= 0`: a variable, a comparison and a value of the variable's type. Whether the
+    variable exists and the value parses is checked with the whole scenario (references.py)."""
+
+    var: str
+    op: str
+    value: str
+
+    def __str__(self) -> str:
+        return f"{self.var} {self.op} {self.value}"
+
+    def holds(self, left: Value, right: Value) -> bool:
+        match self.op:
+            case "==":
+                return left == right
+            case "!=":
+                return left != right
+            case "<":
+                return left < right  # type: ignore[operator]  # ordered types only (references.py)
+            case "<=":
+                return left <= right  # type: ignore[operator]
+            case ">":
+                return left > right  # type: ignore[operator]
+            case _:
+                return left >= right  # type: ignore[operator]
+
+
+def _skip_rule(value: object) -> SkipRule:
+    if not isinstance(value, str):
+        raise ValueError('expected a condition as text, e.g. "debt <= 0"')
+    m = _SKIP_RULE.fullmatch(value)
+    if m is None:
+        raise ValueError(f"not a condition {value!r}: expected `variable operator value` with one of "
+                         f"{' '.join(SKIP_OPERATORS)}, e.g. \"debt <= 0\"")
+    return SkipRule(*m.groups())
+
+
+SkipCondition = Annotated[SkipRule, PlainValidator(_skip_rule)]
 Key = Annotated[str, BeforeValidator(_key), Field(pattern=r"^[0-9*#]$")]
 
 
@@ -211,6 +257,9 @@ class ScenarioSpec(_Strict):
     # other groups do not have (the group-3 cut-off notice, AI-18) narrows it.
     groups: list[int] = Field(default_factory=lambda: [1, 2, 3, 4], min_length=1)
     variables: dict[str, Variable] = Field(default_factory=dict)
+    # Recipients who get no message, by reason: `no_debt: "debt <= 0"` (a zero debt or an
+    # overpayment must not be told "please pay"). Their delivery ends negative with the reason.
+    skip_when: dict[str, SkipCondition] = Field(default_factory=dict)
     phone: PhoneSpec | None = None
     sms: SmsSpec | None = None
     email: EmailSpec | None = None

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from autoinform.scenarios.model import BUILTINS, NAME_PATTERN, SAY_TYPES, Kind, ScenarioSpec
 from autoinform.scenarios.template import Template
-from autoinform.scenarios.values import FORMATS, VarType
+from autoinform.scenarios.values import FORMATS, VarType, coerce
 from autoinform.scenarios.yamlsource import DataPath
 
 
@@ -23,7 +23,7 @@ class Problem:
 
 
 def problems(spec: ScenarioSpec) -> list[Problem]:
-    return [*_variables(spec), *_templates(spec), *_steps(spec), *_kind(spec)]
+    return [*_variables(spec), *_templates(spec), *_steps(spec), *_kind(spec), *_skips(spec)]
 
 
 ORDERED = {VarType.DATE, VarType.TIME, VarType.MONEY, VarType.INTEGER, VarType.QUANTITY}
@@ -115,3 +115,25 @@ def _kind(spec: ScenarioSpec) -> Iterator[Problem]:
             v.type is VarType.DATE and v.timeline for v in spec.variables.values()):
         yield Problem(("kind",), "a restriction warning needs a date variable with a `timeline` "
                                  "(restriction or cutoff) so its date follows the group's timeline (AI-18)")
+
+
+REASON_MAX = 64  # Delivery.reason
+
+
+def _skips(spec: ScenarioSpec) -> Iterator[Problem]:
+    for reason, rule in spec.skip_when.items():
+        path: DataPath = ("skip_when", reason)
+        if not re.fullmatch(NAME_PATTERN, reason) or len(reason) > REASON_MAX:
+            yield Problem(path, f"bad reason {reason!r}: lower-case latin letters, digits and '_', "
+                                f"starting with a letter, up to {REASON_MAX} characters (e.g. no_debt)")
+        vtype = spec.var_type(rule.var)
+        if vtype is None:
+            yield Problem(path, f"unknown variable {rule.var!r} in {str(rule)!r}")
+            continue
+        if rule.op not in ("==", "!=") and vtype not in ORDERED:
+            yield Problem(path, f"{rule.op} compares ordered values ({', '.join(sorted(ORDERED))}); "
+                                f"{rule.var!r} is {vtype}: use == or !=")
+        try:
+            coerce(vtype, rule.value, signed=True)
+        except ValueError as exc:
+            yield Problem(path, f"{rule.value!r} is not a {vtype} value for {rule.var!r}: {exc}")

@@ -19,7 +19,7 @@ from autoinform.content import (
     Recipient,
     SmsContent,
 )
-from autoinform.errors import RenderError
+from autoinform.errors import RenderError, SkipDelivery
 from autoinform.models import Channel
 from autoinform.scenarios.model import StepSpec
 from autoinform.scenarios.resolve import Resolver
@@ -27,6 +27,7 @@ from autoinform.scenarios.scenario import Scenario
 from autoinform.scenarios.sms import encode_info
 from autoinform.scenarios.speech import speak
 from autoinform.scenarios.template import Template
+from autoinform.scenarios.values import coerce, format_text
 from ivr import say
 
 
@@ -38,8 +39,27 @@ def _resolver(scenario: Scenario, recipient: Recipient, send_date: date | None,
                           file=scenario.file, field="groups")
     resolver = Resolver(scenario.spec, recipient, send_date=send_date, constants=constants,
                         file=scenario.file)
+    _skip(scenario, resolver)  # first: a negative debt is skipped, not a render error
     resolver.all()
     return resolver
+
+
+def _skip(scenario: Scenario, resolver: Resolver) -> None:
+    """SkipDelivery when a `skip_when` rule holds for this recipient (every channel alike)."""
+    spec = scenario.spec
+    for reason, rule in spec.skip_when.items():
+        vtype = spec.var_type(rule.var)
+        assert vtype is not None  # checked at load time (references.py)
+        value = resolver.comparable(rule.var)
+        try:
+            limit = coerce(vtype, rule.value, signed=True)
+        except ValueError as exc:  # checked at load time; a stored old version may still differ
+            raise RenderError(f"skip rule {str(rule)!r}: {exc}", file=scenario.file,
+                              field=f"skip_when.{reason}") from None
+        if rule.holds(value, limit):
+            shown = format_text(vtype, abs(value)) if isinstance(value, int) else format_text(vtype, value)
+            sign = "-" if isinstance(value, int) and value < 0 else ""
+            raise SkipDelivery(reason, f"{rule} ({rule.var} = {sign}{shown})")
 
 
 def fill(template: Template, resolver: Resolver, escape: Callable[[str], str] | None = None) -> str:

@@ -47,6 +47,21 @@ class Resolver:
                 raise self.error("not a variable of this scenario", name)
         return self._cache[name]
 
+    def comparable(self, name: str) -> Value:
+        """The value a skip rule compares: as `get`, but a negative amount from the list is a value
+        here (an overpayment a debt scenario skips), where `get` refuses it."""
+        try:
+            return self.get(name)
+        except RenderError:
+            var = self.spec.variables.get(name)
+            raw = self.recipient.variables.get(name)
+            if var is None or var.type is not VarType.MONEY or raw is None or raw == "":
+                raise
+            try:
+                return coerce(var.type, raw, signed=True)
+            except ValueError:
+                raise self.error(f"bad money value from the list: {raw!r}", name) from None
+
     def text(self, name: str, fmt: str | None = None) -> str:
         found = self._texts.get((name, fmt))
         if found is None:

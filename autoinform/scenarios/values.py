@@ -65,15 +65,16 @@ _GROUPING = str.maketrans("", "", " \u00a0\u202f")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
-def coerce(vtype: VarType, raw: object, *, max_length: int | None = None) -> Value:
-    """The typed value of a raw variable value, or ValueError saying what was expected."""
+def coerce(vtype: VarType, raw: object, *, max_length: int | None = None, signed: bool = False) -> Value:
+    """The typed value of a raw variable value, or ValueError saying what was expected.
+    `signed`: a negative amount is a value (an overpayment compared by a skip rule), not an error."""
     if raw is None or raw == "":
         raise ValueError("empty value")
     if isinstance(raw, bool):
         raise ValueError(f"a boolean is not a {vtype} value")
     match vtype:
         case VarType.MONEY:
-            return _money(raw)
+            return _money(raw, signed)
         case VarType.DATE:
             return _date(raw)
         case VarType.TIME:
@@ -87,7 +88,7 @@ def coerce(vtype: VarType, raw: object, *, max_length: int | None = None) -> Val
     raise AssertionError(vtype)
 
 
-def _money(raw: object) -> int:
+def _money(raw: object, signed: bool = False) -> int:
     if isinstance(raw, int):
         kopecks = raw
     elif isinstance(raw, Decimal | float | str):
@@ -100,7 +101,7 @@ def _money(raw: object) -> int:
             raise ValueError(f"not an amount: {raw!r}") from exc
     else:
         raise ValueError(f"not an amount: {raw!r}")
-    if kopecks < 0:
+    if kopecks < 0 and not signed:
         raise ValueError(f"negative amount {raw!r}")
     return kopecks
 

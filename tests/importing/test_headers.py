@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from autoinform.errors import ImportFileError
-from autoinform.importing.headers import Field, header_key, map_headers, match_field, variable_name
+from autoinform.importing.headers import Field, header_key, header_notes, map_headers, match_field, variable_name
 
 
 @pytest.mark.parametrize(("header", "field"), [
@@ -38,13 +38,40 @@ def test_unknown_columns_become_free_variables_named_by_header() -> None:
 
 @pytest.mark.parametrize(("headers", "reason"), [
     (["ФИО", "Группа", "Телефон"], "missing required column"),
-    (["Л/С", "ФИО", "Телефон"], "missing required column(s): group"),
+    (["Л/С", "ФИО", "Телефон"], "missing required column(s): 'Группа' (or: группа потребителей"),
     (["Л/С", "ФИО", "Группа", "Адрес"], "no contact column"),
     (["Л/С", "ФИО", "Группа", "Телефон", "ТЕЛЕФОН"], "duplicated header"),
-    (["Л/С", "ФИО", "Группа", "Телефон", "phone"], "both name the phone"),
+    (["Л/С", "ФИО", "Группа", "Телефон", "phone"], "both name the column 'Телефон'"),
     (["Л/С", "ФИО", "Группа", "Телефон", "Примечание", "примечание!"], "duplicated header"),
 ])
 def test_header_errors_are_file_errors(headers: list[str], reason: str) -> None:
     with pytest.raises(ImportFileError) as err:
         map_headers("f.csv", headers)
     assert reason in err.value.reason
+
+
+@pytest.mark.parametrize(("header", "field"), [
+    ("Лиц. счёт", Field.ACCOUNT), ("Номер ЛС", Field.ACCOUNT), ("Ф.И.О.", Field.NAME),
+    ("Наименование абонента", Field.NAME), ("Категория потребителя", Field.GROUP), ("Тел.", Field.PHONE),
+    ("Номер телефона", Field.PHONE), ("Сотовый", Field.SMS_PHONE), ("Номер для СМС", Field.SMS_PHONE),
+    ("E-mail", Field.EMAIL), ("Долг, руб.", Field.DEBT), ("Срок оплаты", Field.DUE_DATE),
+])
+def test_header_aliases_of_billing_exports(header: str, field: Field) -> None:
+    """Issue 9 item 3, AI-4: the aliases docs/lists.md lists name their fields."""
+    assert match_field(header) is field
+
+
+def test_missing_group_is_named_in_the_files_words() -> None:
+    """Issue 9 item 3: a missing required column is named `Группа`, not `group`, with its aliases."""
+    with pytest.raises(ImportFileError) as err:
+        map_headers("f.csv", ["Лицевой счёт", "ФИО", "Телефон"])
+    assert "'Группа'" in err.value.reason and "group," not in err.value.reason
+    assert "docs/lists.md" in err.value.reason
+
+
+def test_a_plain_phone_column_is_the_contract_phone_and_says_so() -> None:
+    """Issue 9 item 3, AI-11: `Телефон` without a mobile column: a note that no SMS contacts exist."""
+    notes = header_notes(map_headers("f.csv", ["Л/С", "ФИО", "Группа", "Телефон"]))
+    assert [c for c, _ in notes] == ["Телефон"]
+    assert "телефон по договору" in notes[0][1] and "SMS-контактов в этом списке нет" in notes[0][1]
+    assert header_notes(map_headers("f.csv", ["Л/С", "ФИО", "Группа", "Телефон", "Мобильный"])) == []

@@ -28,7 +28,7 @@ def test_an_empty_amount_is_none(text: str) -> None:
 @pytest.mark.parametrize("text", ["12,34,56", "сто", "1.234.56", "1,234", "12,345", "=1+1", "1e5",
                                   "89271234567000000"])
 def test_bad_amounts_say_why(text: str) -> None:
-    with pytest.raises(ValueError, match="amount"):
+    with pytest.raises(ValueError, match="сумм"):  # Russian reasons (issue 9 item 3)
         parse_kopecks(text)
 
 
@@ -56,7 +56,7 @@ def test_dates_day_first_or_iso(text: str, day: date) -> None:
 
 @pytest.mark.parametrize("text", ["31.02.2026", "завтра", "12/31/2026", "2026.12.05"])
 def test_bad_dates_say_why(text: str) -> None:
-    with pytest.raises(ValueError, match="date"):
+    with pytest.raises(ValueError, match="дат"):
         parse_date(text)
 
 
@@ -68,9 +68,21 @@ def test_customer_groups_by_number_or_name(text: str, group: int) -> None:
     assert parse_group(text) == group
 
 
-@pytest.mark.parametrize("text", ["0", "5", "", "физ", "1,5"])
+@pytest.mark.parametrize(("text", "group"), [
+    ("Физическое лицо", 1), ("физ. лицо", 1), ("ФИЗ.ЛИЦО", 1), ("физлица", 1), ("население", 1),
+    ("граждане-потребители", 1), ("1 группа", 1), ("1-я группа", 1), ("гр. 1", 1), ("I", 1),
+    ("Исполнитель коммунальных услуг", 2), ("управляющая компания", 2), ("УК", 2), ("II группа", 2),
+    ("Юр. лицо", 3), ("юридическое лицо", 3), ("ЮЛ", 3), ("индивидуальный предприниматель", 3), ("ИП", 3),
+    ("бюджет", 4), ("Бюджетная организация", 4), ("бюджетное учреждение", 4), ("4.0", 4), ("IV", 4),
+])
+def test_group_wordings_billing_systems_use(text: str, group: int) -> None:
+    """Issue 9 item 3, AI-4: the names and abbreviations of the 4 groups of clause 3 are accepted."""
+    assert parse_group(text) == group
+
+
+@pytest.mark.parametrize("text", ["0", "5", "", "физ", "1,5", "40", "10", "группа", "лицо"])
 def test_bad_groups_raise(text: str) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="групп"):  # the reason in Russian, naming the groups
         parse_group(text)
 
 
