@@ -101,3 +101,7 @@ def configure(level: str = "INFO", json_lines: bool = False) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # APScheduler logs every run of every job ("Running job … executed successfully") at INFO:
+    # the housekeeping jobs would fill the engine's log every few seconds (issue 9 item 2/5).
+    # Its warnings (missed runs, job errors) still show; DEBUG shows everything.
+    logging.getLogger("apscheduler").setLevel(logging.NOTSET if root.level <= logging.DEBUG else logging.WARNING)

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
-import signal
 from typing import Annotated
 
 import typer
 
-from autoinform import logs
 from autoinform.cli import app
 from autoinform.cli.common import fail
-from autoinform.config import load_settings
 from autoinform.errors import AutoinformError
 
 
 async def _run_engine(until_idle: bool, web: bool, ivr: bool) -> None:
+    import asyncio
+    import signal
+
     from autoinform.engine import Engine, EngineOptions
     from autoinform.runtime import open_runtime
     from autoinform.startup import check_prompts
@@ -40,6 +39,11 @@ def run(
     ivr: Annotated[bool, typer.Option(help="Serve FastAGI for Asterisk.")] = True,
 ) -> None:
     """Run the engine: scheduler, dispatcher, callback endpoint and FastAGI server, until SIGTERM/Ctrl-C."""
+    import asyncio
+
+    from autoinform import logs
+    from autoinform.config import load_settings
+
     try:
         settings = load_settings()
     except AutoinformError as exc:
@@ -54,7 +58,9 @@ def run(
 @app.command("demo")
 def demo(rows: Annotated[int, typer.Option(help="Rows in the generated billing export.")] = 300) -> None:
     """Set up the embedded default (SQLite) and show a small campaign end to end."""
+    from autoinform import logs
     from autoinform.cli.common import console
+    from autoinform.config import load_settings
     from autoinform.demo import run_demo
 
     try:

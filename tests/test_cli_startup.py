@@ -1,0 +1,102 @@
+"""A fast command line (issue 9 item 5): commands import only what they use.
+
+Timings are left to `./dev bench cli`; these tests check the cause instead: which heavy libraries
+a fresh process has imported after running a command.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from autoinform import logs
+
+HEAVY = ("sqlalchemy", "alembic", "fastapi", "uvicorn", "twilio", "aiosmtplib", "openpyxl", "holidays",
+         "apscheduler", "yaml", "phonenumbers", "autoinform.models", "autoinform.runtime")
+
+PROBE = """
+import json, sys
+out, argv, entry = sys.argv[1], sys.argv[2:], {entry!r}
+sys.argv = [entry, *argv]
+try:
+    if entry == "autoinform":
+        from autoinform.cli import main
+        main()
+    else:
+        from ivr.classic_agi import main
+        sys.exit(main())
+except SystemExit as exc:
+    code = exc.code
+else:
+    code = 0
+with open(out, "w") as f:
+    json.dump({{"code": code, "modules": sorted(sys.modules)}}, f)
+"""
+
+
+def _imported(tmp_path: Path, entry: str, *argv: str, stdin: bytes = b"") -> tuple[int, set[str]]:
+    out = tmp_path / "probe.json"
+    code = PROBE.format(entry=entry)
+    env = {**os.environ, "AUTOINFORM_CONFIG": str(tmp_path / "absent.toml"), "AUTOINFORM_VAR_DIR": str(tmp_path),
+           "AUTOINFORM_LOG_LEVEL": "WARNING"}
+    subprocess.run([sys.executable, "-c", code, str(out), *argv], input=stdin, capture_output=True, env=env,
+                   check=True, timeout=60)
+    result = json.loads(out.read_text())
+    return result["code"], set(HEAVY) & set(result["modules"])
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["say", "money", "1234,56"], ["say", "--help"],
+                                  ["campaigns", "--help"], ["lists", "import", "--help"]])
+def test_item5_help_and_say_import_no_heavy_library(tmp_path: Path, argv: list[str]) -> None:
+    """Issue 9 item 5: `--help` and `say` used to import the database layer, the web stack and every
+    channel (0.64 s of imports); now only the command's own module is loaded."""
+    code, heavy = _imported(tmp_path, "autoinform", *argv)
+    assert code in (0, None)
+    assert heavy == set()
+
+
+def test_item5_a_command_still_imports_what_it_uses(tmp_path: Path) -> None:
+    """The lazy groups still reach the real command: `scenarios list` loads the scenarios."""
+    code, heavy = _imported(tmp_path, "autoinform", "scenarios", "list", "--json")
+    assert code in (0, None)
+    assert "yaml" in heavy
+
+
+def test_item5_classic_agi_starts_without_the_calendar_or_database(tmp_path: Path) -> None:
+    """Issue 9 item 5: `ivr-agi` starts once per call; the settings no longer pull in `holidays`
+    (the informing-window calendar) nor does the entry point load the database layer."""
+    env = b"agi_request: selftest\nagi_channel: SIP/test-00000001\nagi_arg_1: selftest\n\n"
+    code, heavy = _imported(tmp_path, "ivr-agi", "selftest", stdin=env)
+    assert code == 0
+    assert heavy == set()
+
+
+@pytest.fixture
+def _restore_logging() -> Iterator[None]:
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    aps = logging.getLogger("apscheduler").level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    logging.getLogger("apscheduler").setLevel(aps)
+
+
+@pytest.mark.usefixtures("_restore_logging")
+def test_item5_apscheduler_quiet_at_info_but_not_at_debug() -> None:
+    """Issue 9 items 2 and 5: `autoinform run` logged an APScheduler line for every job run (every
+    5 s) at INFO. Its INFO lines are now dropped unless log_level is DEBUG; warnings still show."""
+    job_logger = logging.getLogger("apscheduler.executors.default")
+    logs.configure("INFO")
+    assert not job_logger.isEnabledFor(logging.INFO)
+    assert job_logger.isEnabledFor(logging.WARNING)
+    assert logging.getLogger("autoinform.engine").isEnabledFor(logging.INFO)
+    logs.configure("DEBUG")
+    assert job_logger.isEnabledFor(logging.DEBUG)
