@@ -82,20 +82,23 @@ def test_item5_classic_agi_starts_without_the_calendar_or_database(tmp_path: Pat
 def _restore_logging() -> Iterator[None]:
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
-    aps = logging.getLogger("apscheduler").level
+    chatty = {name: logging.getLogger(name).level for name in logs.CHATTY_LOGGERS}
     yield
     root.handlers[:] = handlers
     root.setLevel(level)
-    logging.getLogger("apscheduler").setLevel(aps)
+    for name, old in chatty.items():
+        logging.getLogger(name).setLevel(old)
 
 
 @pytest.mark.usefixtures("_restore_logging")
 def test_item5_apscheduler_quiet_at_info_but_not_at_debug() -> None:
     """Issue 9 items 2 and 5: `autoinform run` logged an APScheduler line for every job run (every
-    5 s) at INFO. Its INFO lines are now dropped unless log_level is DEBUG; warnings still show."""
+    5 s) at INFO, and twilio-python a block of lines per SMS request. Their INFO lines are now
+    dropped unless log_level is DEBUG; warnings still show."""
     job_logger = logging.getLogger("apscheduler.executors.default")
     logs.configure("INFO")
     assert not job_logger.isEnabledFor(logging.INFO)
+    assert not logging.getLogger("autoinform.channels.sms.http").isEnabledFor(logging.INFO)
     assert job_logger.isEnabledFor(logging.WARNING)
     assert logging.getLogger("autoinform.engine").isEnabledFor(logging.INFO)
     logs.configure("DEBUG")
