@@ -103,3 +103,22 @@ def test_item5_apscheduler_quiet_at_info_but_not_at_debug() -> None:
     assert logging.getLogger("autoinform.engine").isEnabledFor(logging.INFO)
     logs.configure("DEBUG")
     assert job_logger.isEnabledFor(logging.DEBUG)
+
+
+def test_item5_lazy_groups_look_as_before() -> None:
+    """The lazily loaded groups are built as app.add_typer built them: listed in the top-level help
+    with their help text, without the root's completion options, and a typo still gets a hint."""
+    from typer.testing import CliRunner
+
+    from autoinform.cli import GROUPS, app
+
+    runner = CliRunner()
+    top = runner.invoke(app, ["--help"], env={"COLUMNS": "200"})
+    assert top.exit_code == 0
+    for name, _module in GROUPS:
+        assert f" {name} " in top.output
+    assert "Russian speech of numbers" in top.output
+    sub = runner.invoke(app, ["say", "--help"], env={"COLUMNS": "200"})
+    assert sub.exit_code == 0 and "money" in sub.output and "--install-completion" not in sub.output
+    typo = runner.invoke(app, ["campaing", "ls"], env={"COLUMNS": "200"})
+    assert typo.exit_code == 2 and "campaigns" in typo.output

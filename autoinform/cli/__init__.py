@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 import typer.core
 import typer.main
+import typer.models
 
 from autoinform.errors import AutoinformError
 
@@ -44,9 +45,10 @@ class LazyGroup(typer.core.TyperGroup):
     def get_command(self, ctx: Context, cmd_name: str) -> Command | None:
         if cmd_name not in self.commands and cmd_name in _LAZY:
             module = importlib.import_module(f"autoinform.cli.{_LAZY[cmd_name]}")
-            group = typer.main.get_command(module.app)
-            group.name = cmd_name
-            self.commands[cmd_name] = group
+            # As app.add_typer would build it: a sub-group, without the root's completion options.
+            self.commands[cmd_name] = typer.main.get_group_from_info(
+                typer.models.TyperInfo(module.app, name=cmd_name), pretty_exceptions_short=True,
+                suggest_commands=self.suggest_commands, rich_markup_mode=self.rich_markup_mode)
         return self.commands.get(cmd_name)
 
     def resolve_command(self, ctx: Context, args: list[str]) -> Any:
