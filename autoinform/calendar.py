@@ -16,10 +16,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
-from typing import Literal, get_args
+from typing import TYPE_CHECKING, Literal, get_args
 from zoneinfo import ZoneInfo
 
-import holidays
+if TYPE_CHECKING:
+    import holidays
 
 SUNDAY = 6
 DayRule = Literal["legal", "working_days", "any"]
@@ -28,6 +29,10 @@ DAY_RULES: tuple[str, ...] = get_args(DayRule)
 
 @lru_cache(maxsize=64)
 def _calendar(country: str, year: int) -> holidays.HolidayBase:
+    # Imported here: the settings import this module, and `holidays` would cost every command
+    # (and every classic AGI call) tens of milliseconds at start (issue 9 item 5).
+    import holidays
+
     return holidays.country_holidays(country, years=year, language="ru")
 
 

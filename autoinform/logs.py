@@ -95,9 +95,19 @@ class MaskingFormatter(logging.Formatter):
         return line
 
 
+CHATTY_LOGGERS = ("apscheduler", "autoinform.channels.sms.http")
+
+
 def configure(level: str = "INFO", json_lines: bool = False) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(MaskingFormatter(json_lines))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # Per-job and per-message chatter at INFO: APScheduler logs every run of every job ("Running
+    # job … executed successfully", the housekeeping jobs every few seconds), twilio-python every
+    # HTTP request with its headers. Their warnings still show; DEBUG shows everything (issue 9
+    # items 2 and 5).
+    quiet = logging.NOTSET if root.level <= logging.DEBUG else logging.WARNING
+    for name in CHATTY_LOGGERS:
+        logging.getLogger(name).setLevel(quiet)

@@ -14,13 +14,7 @@ from pathlib import Path
 import typer
 
 from autoinform.cli.common import fail, print_json
-from autoinform.config import load_settings
 from autoinform.errors import AutoinformError
-from autoinform.startup import scenario_prompts
-from ivr import prompts
-from ivr.audio_build import adopt as adopt_audio
-from ivr.audio_build import build as build_audio
-from ivr.prompts import PromptError
 
 app = typer.Typer(help="Prompt audio: build and check (audio/).", no_args_is_help=True)
 
@@ -37,6 +31,8 @@ class EngineOpt(StrEnum):
 def _dirs(audio_dir: Path | None, scenarios_dir: Path | None) -> tuple[Path, Path]:
     if audio_dir is not None and scenarios_dir is not None:
         return audio_dir, scenarios_dir
+    from autoinform.config import load_settings
+
     try:
         settings = load_settings()
     except AutoinformError as exc:
@@ -45,6 +41,9 @@ def _dirs(audio_dir: Path | None, scenarios_dir: Path | None) -> tuple[Path, Pat
 
 
 def _extra(scenarios_dir: Path) -> Mapping[str, str]:
+    from autoinform.startup import scenario_prompts
+    from ivr.prompts import PromptError
+
     try:
         return scenario_prompts(scenarios_dir)
     except (AutoinformError, PromptError) as exc:
@@ -58,6 +57,10 @@ def build(force: bool = typer.Option(False, "--force", help="Rebuild every promp
           audio_dir: Path | None = AudioDirOpt, scenarios_dir: Path | None = ScenariosDirOpt,
           as_json: bool = typer.Option(False, "--json")) -> None:
     """(Re)generate the audio of prompts that are missing or whose text changed."""
+    from ivr import prompts
+    from ivr.audio_build import build as build_audio
+    from ivr.prompts import PromptError
+
     audio, scenarios = _dirs(audio_dir, scenarios_dir)
     try:
         report = build_audio(audio, prompts.catalogue(_extra(scenarios)), engine=engine.value, force=force)
@@ -85,6 +88,9 @@ def build(force: bool = typer.Option(False, "--force", help="Rebuild every promp
 def check(audio_dir: Path | None = AudioDirOpt, scenarios_dir: Path | None = ScenariosDirOpt,
           as_json: bool = typer.Option(False, "--json")) -> None:
     """Exit non-zero, listing them, if any prompt is missing, changed or corrupt."""
+    from ivr import prompts
+    from ivr.prompts import PromptError
+
     audio, scenarios = _dirs(audio_dir, scenarios_dir)
     try:
         report = prompts.check(audio, _extra(scenarios))
@@ -107,6 +113,10 @@ def adopt(prompt_ids: list[str] = typer.Argument(..., help="Prompt ids whose fil
           voice: str = typer.Option("", "--voice", help="Speaker or voice name, for the record."),
           audio_dir: Path | None = AudioDirOpt, scenarios_dir: Path | None = ScenariosDirOpt) -> None:
     """Record hand-made files (studio recordings) in the manifest so `build` keeps them."""
+    from ivr import prompts
+    from ivr.audio_build import adopt as adopt_audio
+    from ivr.prompts import PromptError
+
     audio, scenarios = _dirs(audio_dir, scenarios_dir)
     try:
         cat = prompts.catalogue(_extra(scenarios))

@@ -4,21 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from autoinform import campaigns
-from autoinform.channels import unavailable_channels
 from autoinform.cli.common import console, fail, print_json, runtime
-from autoinform.db import transaction
 from autoinform.errors import AutoinformError
-from autoinform.models import Campaign, Channel, ContactList
-from autoinform.scenarios import load_scenario
-from autoinform.scenarios.store import snapshot
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from autoinform.models import Channel
 
 app = typer.Typer(help="Create, approve and run campaigns (AI-7, AI-15).", no_args_is_help=True)
 
@@ -36,6 +32,8 @@ def parse_instant(text: str, tz: Any) -> datetime:
 
 
 def parse_channels(text: str) -> list[Channel]:
+    from autoinform.models import Channel
+
     try:
         return [Channel(c.strip()) for c in text.split(",") if c.strip()]
     except ValueError:
@@ -54,6 +52,14 @@ def create(
     as_json: Json = False,
 ) -> None:
     """Form a campaign (a specialist); it stays a draft until a manager approves it."""
+    from sqlalchemy import select
+
+    from autoinform import campaigns
+    from autoinform.db import transaction
+    from autoinform.models import ContactList
+    from autoinform.scenarios import load_scenario
+    from autoinform.scenarios.store import snapshot
+
     with runtime() as rt:
         tz = rt.settings.tz
         chain = parse_channels(channels)
@@ -71,6 +77,8 @@ def create(
 
 
 def _act(operation: Callable[[Session, int, str], object], campaign_id: int, actor: str, as_json: bool) -> None:
+    from autoinform.db import transaction
+
     with runtime() as rt:
         with transaction(rt.sessions) as s:
             operation(s, campaign_id, actor)
@@ -80,6 +88,8 @@ def _act(operation: Callable[[Session, int, str], object], campaign_id: int, act
 @app.command("approve")
 def approve(campaign_id: int, actor: Actor, as_json: Json = False) -> None:
     """Approve a draft (a manager other than its author)."""
+    from autoinform import campaigns
+
     _act(campaigns.approve, campaign_id, actor, as_json)
 
 
@@ -87,6 +97,10 @@ def approve(campaign_id: int, actor: Actor, as_json: Json = False) -> None:
 def start(campaign_id: int, actor: Actor, as_json: Json = False) -> None:
     """Schedule an approved campaign: deliveries are created; it runs from its start time.
     Refused when a channel of its chain cannot be sent on with these settings."""
+    from autoinform import campaigns
+    from autoinform.channels import unavailable_channels
+    from autoinform.db import transaction
+
     with runtime() as rt:
         with transaction(rt.sessions) as s:
             campaigns.start(s, campaign_id, actor, unavailable=unavailable_channels(rt.settings))
@@ -96,18 +110,24 @@ def start(campaign_id: int, actor: Actor, as_json: Json = False) -> None:
 @app.command("pause")
 def pause(campaign_id: int, actor: Actor, as_json: Json = False) -> None:
     """Nothing more leaves: sends under way finish, queued work goes back to pending until resume."""
+    from autoinform import campaigns
+
     _act(campaigns.pause, campaign_id, actor, as_json)
 
 
 @app.command("resume")
 def resume(campaign_id: int, actor: Actor, as_json: Json = False) -> None:
     """Resume a paused campaign."""
+    from autoinform import campaigns
+
     _act(campaigns.resume, campaign_id, actor, as_json)
 
 
 @app.command("cancel")
 def cancel(campaign_id: int, actor: Actor, as_json: Json = False) -> None:
     """Cancel: every delivery not yet final ends negative with reason 'cancelled'."""
+    from autoinform import campaigns
+
     _act(campaigns.cancel, campaign_id, actor, as_json)
 
 
@@ -121,6 +141,12 @@ def show(campaign_id: int, as_json: Json = False) -> None:
 @app.command("ls")
 def ls(as_json: Json = False) -> None:
     """All campaigns, newest first."""
+    from rich.table import Table
+    from sqlalchemy import select
+
+    from autoinform import campaigns
+    from autoinform.models import Campaign
+
     with runtime() as rt, rt.sessions() as s:
         rows = [campaigns.progress(s, cid) for cid in
                 s.scalars(select(Campaign.id).order_by(Campaign.id.desc()))]
@@ -135,6 +161,10 @@ def ls(as_json: Json = False) -> None:
 
 
 def _show(rt: Any, campaign_id: int, as_json: bool) -> None:
+    from rich.table import Table
+
+    from autoinform import campaigns
+
     try:
         with rt.sessions() as s:
             p = campaigns.progress(s, campaign_id)
@@ -163,6 +193,8 @@ def _show(rt: Any, campaign_id: int, as_json: bool) -> None:
 @app.command("report")
 def report(campaign_id: int, as_json: Json = False) -> None:
     """The campaign report (AI-5): results by outcome and reason, channel, customer group, division."""
+    from rich.table import Table
+
     from autoinform.reports import campaign_report
 
     with runtime() as rt, rt.sessions() as s:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import typer
 
-from autoinform import db
 from autoinform.cli.common import console, runtime
 
 app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -13,6 +12,8 @@ app = typer.Typer(help="Database schema.", no_args_is_help=True)
 @app.command("upgrade")
 def upgrade() -> None:
     """Migrate the database to the newest schema and seed the divisions (the engine does this on start)."""
+    from autoinform import db
+
     with runtime() as rt:
         console.print(f"database at revision {db.current_revision(rt.engine)}")
 
@@ -20,5 +21,7 @@ def upgrade() -> None:
 @app.command("revision")
 def revision() -> None:
     """Print the database's current schema revision."""
+    from autoinform import db
+
     with runtime() as rt:
         console.print(db.current_revision(rt.engine) or "(empty)")

@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
-import asyncio
-import signal
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from autoinform import logs
 from autoinform.cli import app
 from autoinform.cli.common import fail
-from autoinform.config import load_settings
 from autoinform.errors import AutoinformError
 
+if TYPE_CHECKING:
+    from contextlib import AsyncExitStack
 
-async def _run_engine(until_idle: bool, web: bool, ivr: bool) -> None:
+    from autoinform.runtime import Runtime
+
+
+async def _run_engine(until_idle: bool, web: bool, ivr: bool, sandbox: bool) -> None:
+    import asyncio
+    import contextlib
+    import signal
+
     from autoinform.engine import Engine, EngineOptions
     from autoinform.runtime import open_runtime
     from autoinform.startup import check_prompts
@@ -27,10 +32,54 @@ async def _run_engine(until_idle: bool, web: bool, ivr: bool) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        engine = Engine(rt, options=EngineOptions(web=web, ivr=ivr, until_idle=until_idle))
-        await engine.run(stop)
+        async with contextlib.AsyncExitStack() as sinks:
+            options = EngineOptions(web=web, ivr=ivr, until_idle=until_idle)
+            if sandbox:
+                rt = await _sandboxed(rt, sinks)
+                # SMS delivery reports come back over HTTP; status work runs often, as in the demo.
+                options = EngineOptions(web=True, ivr=ivr, until_idle=until_idle, housekeeping_s=0.5)
+            await Engine(rt, options=options).run(stop)
     finally:
         rt.close()
+
+
+async def _sandboxed(rt: Runtime, sinks: AsyncExitStack) -> Runtime:
+    """The runtime with every channel pointed at a local sink, as `autoinform demo` does: e-mail into
+    var/sandbox/outbox/*.eml, SMS to a local server implementing the Twilio Messages API whose
+    signed delivery reports come back to this engine. The informing window is lifted because
+    nothing reaches a customer; both facts are printed."""
+    import logging
+    import socket
+    from datetime import time
+
+    from pydantic import SecretStr
+
+    from autoinform.cli.common import console
+    from autoinform.config import SmtpSettings, TwilioSettings, WebSettings, WindowSettings
+    from autoinform.runtime import Runtime
+    from autoinform.sandbox.smtp_outbox import SmtpOutbox
+    from autoinform.sandbox.twilio_api import ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER, FakeTwilio
+
+    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd, the outbox: a line per command
+    outbox = rt.settings.var_dir / "sandbox" / "outbox"
+    outbox.mkdir(parents=True, exist_ok=True)
+    box = sinks.enter_context(SmtpOutbox(outbox))
+    twilio = await sinks.enter_async_context(FakeTwilio())
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    settings = rt.settings.model_copy(update={
+        "window": WindowSettings(start=time(0), end=time(23, 59, 59, 999999), calendar="any"),
+        # The outbox is the recipients' mailbox itself: its 250 is final, no bounce to await.
+        "smtp": SmtpSettings(port=box.port, sender=rt.settings.smtp.sender, delivery_mode="direct"),
+        "twilio": TwilioSettings(account_sid=ACCOUNT_SID, auth_token=SecretStr(AUTH_TOKEN),
+                                 from_number=FROM_NUMBER, api_base_url=twilio.base_url),
+        "web": WebSettings(port=port, public_url=f"http://127.0.0.1:{port}"),
+    })
+    console.print(f"[yellow]sandbox: e-mail goes to {outbox}/*.eml and SMS to a local Twilio-compatible "
+                  f"server; nothing reaches a customer, so the informing window is lifted for this run[/]",
+                  highlight=False)
+    return Runtime(settings, rt.engine, rt.sessions)
 
 
 @app.command("run")
@@ -38,15 +87,25 @@ def run(
     until_idle: Annotated[bool, typer.Option(help="Stop when no campaign is active any more.")] = False,
     web: Annotated[bool, typer.Option(help="Serve the HTTP API and provider callbacks.")] = True,
     ivr: Annotated[bool, typer.Option(help="Serve FastAGI for Asterisk.")] = True,
+    sandbox: Annotated[bool, typer.Option(
+        help="Send to local sinks only (an e-mail outbox under var/sandbox, a local Twilio-compatible "
+             "server) with the informing window lifted: for trying the engine, never for customers.")] = False,
 ) -> None:
-    """Run the engine: scheduler, dispatcher, callback endpoint and FastAGI server, until SIGTERM/Ctrl-C."""
+    """Run the engine: scheduler, dispatcher, callback endpoint and FastAGI server, until SIGTERM/Ctrl-C.
+
+    It needs the channels configured first (SMTP relay, Twilio; see the README), or --sandbox."""
+    import asyncio
+
+    from autoinform import logs
+    from autoinform.config import load_settings
+
     try:
         settings = load_settings()
     except AutoinformError as exc:
         fail(str(exc), 2)
     logs.configure(settings.log_level, settings.log_json)
     try:
-        asyncio.run(_run_engine(until_idle, web, ivr))
+        asyncio.run(_run_engine(until_idle, web, ivr, sandbox))
     except AutoinformError as exc:
         fail(str(exc))
 
@@ -54,7 +113,9 @@ def run(
 @app.command("demo")
 def demo(rows: Annotated[int, typer.Option(help="Rows in the generated billing export.")] = 300) -> None:
     """Set up the embedded default (SQLite) and show a small campaign end to end."""
+    from autoinform import logs
     from autoinform.cli.common import console
+    from autoinform.config import load_settings
     from autoinform.demo import run_demo
 
     try:

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import signal
 from collections.abc import Callable
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from autoinform.cli.common import console, fail
-from autoinform.config import IvrSettings, load_settings
 from autoinform.errors import ConfigError
-from autoinform.logs import configure
+
+if TYPE_CHECKING:
+    import asyncio
+
+    from autoinform.config import IvrSettings
 
 app = typer.Typer(help="The FastAGI IVR server.", no_args_is_help=True)
 
@@ -26,6 +26,12 @@ def serve(
     check_prompts: Annotated[bool, typer.Option(help="Refuse to start if prompt audio is missing.")] = True,
 ) -> None:
     """Serve FastAGI for Asterisk until Ctrl-C or SIGTERM, then let running calls finish."""
+    import asyncio
+    import contextlib
+    import signal
+
+    from autoinform.config import load_settings
+    from autoinform.logs import configure
     from ivr import prompts
     from ivr.router import load_router
     from ivr.server import serve_ivr
@@ -67,6 +73,7 @@ def serve(
 @app.command("routes")
 def routes() -> None:
     """List the paths the configured router serves (agi://host/PATH, AGI(ivr-agi,PATH))."""
+    from autoinform.config import load_settings
     from ivr.router import load_router
 
     try:

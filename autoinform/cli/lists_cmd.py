@@ -4,17 +4,14 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from autoinform.cli.common import EXIT_USAGE, console, fail, print_json, runtime
-from autoinform.importing.export import export_rejections, rejection_rows
-from autoinform.importing.importer import ImportReport, import_list
-from autoinform.importing.queries import all_lists, find_list, list_summary
-from autoinform.importing.reader import estimate_rows
-from autoinform.sample import SampleSpec, write_sample
+
+if TYPE_CHECKING:
+    from autoinform.importing.importer import ImportReport
 
 app = typer.Typer(help="Import and inspect contact lists (AI-4, AI-11).", no_args_is_help=True)
 
@@ -72,6 +69,12 @@ def import_cmd(
     created_by: str = typer.Option("", "--by", help="Who imports the list (recorded in the audit log)."),
 ) -> None:
     """Import a billing export (CSV in UTF-8/CP1251 with ; or , — or XLSX) as a contact list."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from autoinform.importing.export import export_rejections
+    from autoinform.importing.importer import import_list
+    from autoinform.importing.reader import estimate_rows
+
     with runtime() as rt:
         # ImportFileError, ListExistsError, ListInUseError: a clear message and exit code 1 (runtime()).
         total = None if as_json else estimate_rows(file)
@@ -97,6 +100,10 @@ def import_cmd(
 @app.command("ls")
 def ls_cmd(as_json: bool = JsonOpt) -> None:
     """All stored lists with their counts."""
+    from rich.table import Table
+
+    from autoinform.importing.queries import all_lists
+
     with runtime() as rt, rt.sessions() as s:
         lists = all_lists(s)
     if as_json:
@@ -113,6 +120,10 @@ def ls_cmd(as_json: bool = JsonOpt) -> None:
 @app.command("show")
 def show_cmd(key: str = typer.Argument(..., help="List name or id."), as_json: bool = JsonOpt) -> None:
     """One list: counts, customer groups, reachable contact points, report entries."""
+    from rich.table import Table
+
+    from autoinform.importing.queries import find_list, list_summary
+
     with runtime() as rt, rt.sessions() as s:
         summary = list_summary(s, find_list(s, key))
         tz = rt.settings.tz
@@ -151,6 +162,11 @@ def rejections_cmd(
     limit: int = typer.Option(50, "--limit", min=1, help="Rows to show on screen."),
 ) -> None:
     """The rejection report of a list: row, column, reason, original data."""
+    from rich.table import Table
+
+    from autoinform.importing.export import export_rejections, rejection_rows
+    from autoinform.importing.queries import find_list
+
     if kind not in (None, "rejected", "warning"):
         fail("--kind is 'rejected' or 'warning'", EXIT_USAGE)
     with runtime() as rt, rt.sessions() as s:
@@ -184,6 +200,8 @@ def sample_cmd(
     seed: int = typer.Option(1, "--seed", help="Same seed, same file."),
 ) -> None:
     """Write a synthetic billing export (fake people, reserved e-mail domains) for demos and tests."""
+    from autoinform.sample import SampleSpec, write_sample
+
     spec = SampleSpec(rows=rows, seed=seed, bad_share=bad_share, duplicate_share=duplicate_share)
     n = write_sample(path, spec, fmt=fmt.value, encoding=encoding.value)
     console.print(f"{n} rows written to {path}", highlight=False)

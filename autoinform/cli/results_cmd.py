@@ -9,17 +9,6 @@ from typing import Annotated
 import typer
 
 from autoinform.cli.common import EXIT_USAGE, console, err_console, fail, print_json, runtime
-from autoinform.db import transaction
-from autoinform.models import Role
-from autoinform.results import (
-    account_history,
-    add_stops,
-    list_stops,
-    read_stop_file,
-    stop_reason,
-    to_csv,
-)
-from autoinform.users import audit, require_role
 
 app = typer.Typer(help="Notice history per account and the stop list.", no_args_is_help=True)
 
@@ -32,6 +21,11 @@ def history(
     output: Annotated[Path | None, typer.Option(help="Write to this file instead of stdout.")] = None,
 ) -> None:
     """Export every attempt made for ACCOUNT, with what was sent and how it ended."""
+    from autoinform.db import transaction
+    from autoinform.models import Role
+    from autoinform.results import account_history, to_csv
+    from autoinform.users import audit, require_role
+
     if fmt not in ("json", "csv"):
         fail("--format must be json or csv", 2)
     with runtime() as rt, transaction(rt.sessions) as s:
@@ -64,6 +58,11 @@ def stop(
     """Put accounts on the stop list: their pending notices end negative with REASON.
 
     Lines that are not accounts are listed with their line numbers; the rest are still added."""
+    from autoinform.db import transaction
+    from autoinform.models import Role
+    from autoinform.results import add_stops, read_stop_file, stop_reason
+    from autoinform.users import require_role
+
     try:
         reason = stop_reason(reason)
     except ValueError as exc:
@@ -95,6 +94,11 @@ def stops(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """List stop-list entries, newest first, with the reason each was stored with."""
+    from autoinform.db import transaction
+    from autoinform.models import Role
+    from autoinform.results import list_stops
+    from autoinform.users import require_role
+
     with runtime() as rt, transaction(rt.sessions) as s:
         require_role(s, actor, Role.SPECIALIST, Role.MANAGER)
         rows = list_stops(s, account=account, limit=limit)

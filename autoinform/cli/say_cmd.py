@@ -20,6 +20,9 @@ from ivr.say import Speech, SpeechError
 app = typer.Typer(help="Russian speech of numbers, money, dates (AI-10).", no_args_is_help=True)
 
 JsonOpt = typer.Option(False, "--json", help="Print {text, prompts} as JSON.")
+# `say money -5`: a leading minus is a negative value, not an unknown option (issue 9 item 4).
+# An option that really is unknown (a typo) still fails, as an unexpected extra argument.
+SIGNED = {"ignore_unknown_options": True}
 
 
 class GenderOpt(StrEnum):
@@ -82,7 +85,7 @@ def _run(make: Callable[[str], Speech], value: str, as_json: bool) -> None:
     _show(speech, as_json)
 
 
-@app.command()
+@app.command(context_settings=SIGNED)
 def money(value: str = typer.Argument(..., help="Roubles: 1234,56  1 234.56  1234"),
           zero_kopecks: bool = typer.Option(False, "--zero-kopecks", help="Say 'ноль копеек'."),
           as_json: bool = JsonOpt) -> None:
@@ -90,20 +93,20 @@ def money(value: str = typer.Argument(..., help="Roubles: 1234,56  1 234.56  123
     _run(lambda v: say.money(parse_money(v), zero_kopecks=zero_kopecks), value, as_json)
 
 
-@app.command()
+@app.command(context_settings=SIGNED)
 def number(value: str, gender: GenderOpt = typer.Option(GenderOpt.m, "--gender", help="m, f or n"),
            as_json: bool = JsonOpt) -> None:
     """A whole number agreeing with a noun of the given gender."""
     _run(lambda v: say.number(parse_integer(v), gender.value), value, as_json)
 
 
-@app.command()
+@app.command(context_settings=SIGNED)
 def kwh(value: str, as_json: bool = JsonOpt) -> None:
     """A quantity of kilowatt-hours."""
     _run(lambda v: say.kwh(parse_integer(v)), value, as_json)
 
 
-@app.command()
+@app.command(context_settings=SIGNED)
 def quantity(value: str, unit: str = typer.Option(..., "--unit", help=", ".join(say.UNITS)),
              as_json: bool = JsonOpt) -> None:
     """A number with an agreeing unit."""

@@ -4,27 +4,38 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import date, datetime
+from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.table import Table
 
-from autoinform.cli.common import EXIT_USAGE, console, fail, print_json
-from autoinform.config import Settings, load_settings
-from autoinform.content import Content, PhoneContent, Recipient, SmsContent
+from autoinform.cli.common import EXIT_USAGE, console, err_console, fail, print_json
 from autoinform.errors import AutoinformError
-from autoinform.models import Channel
-from autoinform.scenarios import Scenario, load_all, render, samples
-from autoinform.scenarios.check import ScenarioReport, check_all
+
+if TYPE_CHECKING:
+    from autoinform.config import Settings
+    from autoinform.content import Content
+    from autoinform.scenarios import Scenario
+    from autoinform.scenarios.check import ScenarioReport
 
 app = typer.Typer(help="Check and render notification scenarios (AI-3).", no_args_is_help=True)
+
+
+class ChannelOpt(StrEnum):
+    """The channels, as autoinform.models.Channel, without importing the database models."""
+
+    phone = "phone"
+    sms = "sms"
+    email = "email"
 
 DirOpt = typer.Option(None, "--dir", help="Scenarios folder. Default: the scenarios_dir setting.")
 JsonOpt = typer.Option(False, "--json", help="Machine-readable output.")
 
 
 def _settings() -> Settings:
+    from autoinform.config import load_settings
+
     try:
         return load_settings()
     except AutoinformError as exc:
@@ -32,6 +43,8 @@ def _settings() -> Settings:
 
 
 def _load(directory: Path | None) -> list[Scenario]:
+    from autoinform.scenarios import load_all
+
     folder = directory or _settings().scenarios_dir
     try:
         return load_all(folder)
@@ -42,6 +55,8 @@ def _load(directory: Path | None) -> list[Scenario]:
 @app.command("list")
 def list_(directory: Path | None = DirOpt, as_json: bool = JsonOpt) -> None:
     """List the scenarios with their kind and channels."""
+    from rich.table import Table
+
     scenarios = _load(directory)
     if as_json:
         print_json([{"name": s.name, "title": s.title, "kind": str(s.kind), "file": s.file,
@@ -61,6 +76,8 @@ def _sms_cell(info: Any, limit: int | None) -> str:
 
 
 def _print_report(report: ScenarioReport) -> None:
+    from rich.table import Table
+
     status = "[green]ok[/]" if report.ok else "[bold red]FAILED[/]"
     console.print(f"\n[bold]{report.name}[/] — {report.title} ({report.kind}) {status}", highlight=False)
     console.print(f"  file: {report.file}   channels: {', '.join(report.channels)}", highlight=False)
@@ -96,6 +113,8 @@ def check(directory: Path | None = DirOpt,
           as_json: bool = JsonOpt) -> None:
     """Validate every scenario, render it with sample values for every customer group, count SMS
     parts (sample and worst case) and check that every prompt it plays has audio."""
+    from autoinform.scenarios.check import check_all
+
     settings = _settings()
     scenarios = _load(directory or settings.scenarios_dir)
     audio = None if no_audio else (audio_dir or settings.audio_dir)
@@ -122,6 +141,8 @@ def _parse_vars(pairs: list[str]) -> dict[str, object]:
 
 
 def _content_json(content: Content) -> dict[str, Any]:
+    from autoinform.content import PhoneContent
+
     data = dataclasses.asdict(content)
     if isinstance(content, PhoneContent):
         data["text"] = content.text
@@ -129,6 +150,10 @@ def _content_json(content: Content) -> dict[str, Any]:
 
 
 def _print_content(content: Content) -> None:
+    from rich.table import Table
+
+    from autoinform.content import PhoneContent, SmsContent
+
     if isinstance(content, SmsContent):
         console.print(content.text, highlight=False, markup=False)
         console.print(f"[dim]{content.encoding}, {content.segments} part(s)[/]")
@@ -152,20 +177,28 @@ def _print_content(content: Content) -> None:
 @app.command("render")
 def render_(
     name: str = typer.Argument(..., help="Scenario name (its file name without .yaml)."),
-    channel: Channel = typer.Option(..., "--channel", help="sms, email or phone."),
+    channel: ChannelOpt = typer.Option(..., "--channel", help="sms, email or phone."),
     var: list[str] = typer.Option([], "--var", help="NAME=VALUE; repeat for each variable."),
-    customer_name: str | None = typer.Option(None, "--name", help="Customer name."),
-    account: str | None = typer.Option(None, "--account", help="Account number."),
+    customer_name: str | None = typer.Option(None, "--name", help="Customer name. Default: a sample customer's."),
+    account: str | None = typer.Option(None, "--account", help="Account number. Default: a sample customer's."),
     group: int | None = typer.Option(None, "--group", min=1, max=4, help="Customer group 1-4."),
     division: str | None = typer.Option(None, "--division"),
     address: str | None = typer.Option(None, "--address"),
     send_date: str | None = typer.Option(None, "--send-date",
                                          help="YYYY-MM-DD. Default: today in the configured time zone."),
-    sample: bool = typer.Option(False, "--sample", help="Fill what is not given with sample values."),
+    sample: bool = typer.Option(False, "--sample", help="Fill the variables not given with sample values too."),
     directory: Path | None = DirOpt,
     as_json: bool = JsonOpt,
 ) -> None:
-    """Render one scenario for one recipient; a missing variable is an error, never a blank."""
+    """Render one scenario for one recipient; a missing variable is an error, never a blank.
+
+    Customer fields not given (name, account, division, address) come from a sample customer, so
+    `render debt_reminder --channel sms --var debt=1234,56 --var hotline_phone=+7…` works as typed;
+    the scenario's variables must be given with --var unless --sample fills them."""
+    from autoinform.content import Recipient
+    from autoinform.models import Channel
+    from autoinform.scenarios import render, samples
+
     settings = _settings()
     by_name = {s.name: s for s in _load(directory or settings.scenarios_dir)}
     scenario = by_name.get(name)
@@ -175,24 +208,29 @@ def render_(
         sent = date.fromisoformat(send_date) if send_date else None
     except ValueError:
         fail(f"--send-date {send_date!r}: expected YYYY-MM-DD", EXIT_USAGE)
-    base = samples.sample(scenario.spec, group=group or 1).recipient if sample else Recipient("", "", 1)
+    base = samples.sample(scenario.spec, group=group or 1).recipient
+    given = {"name": customer_name, "account": account, "division": division, "address": address}
+    if not sample and not as_json and any(v is None for v in given.values()):
+        sampled = ", ".join(k for k, v in given.items() if v is None)
+        err_console.print(f"[dim]sample customer for: {sampled} (give --name, --account, … for another)[/]",
+                          highlight=False)
     recipient = Recipient(
         account=account if account is not None else base.account,
         name=customer_name if customer_name is not None else base.name,
         group=group or base.group,
         division=division if division is not None else base.division,
         address=address if address is not None else base.address,
-        variables={**base.variables, **_parse_vars(var)},
+        variables={**(base.variables if sample else {}), **_parse_vars(var)},
     )
     if sent is None:
         sent = samples.SEND_DATE if sample else _today(settings)
     try:
-        content = render(scenario, channel, recipient, send_date=sent,
+        content = render(scenario, Channel(channel.value), recipient, send_date=sent,
                          constants=settings.scenario_constants)
     except AutoinformError as exc:
         fail(str(exc))
     if as_json:
-        print_json({"scenario": scenario.name, "channel": str(channel), "content": _content_json(content)})
+        print_json({"scenario": scenario.name, "channel": channel.value, "content": _content_json(content)})
     else:
         _print_content(content)
 

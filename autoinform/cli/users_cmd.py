@@ -5,13 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.table import Table
-from sqlalchemy import select
 
 from autoinform.cli.common import console, fail, print_json, runtime
-from autoinform.db import transaction
-from autoinform.models import Role, User
-from autoinform.users import add_user
 
 app = typer.Typer(help="Users and roles (AI-15, AI-19).", no_args_is_help=True)
 
@@ -20,6 +15,10 @@ app = typer.Typer(help="Users and roles (AI-15, AI-19).", no_args_is_help=True)
 def add(login: str, role: Annotated[str, typer.Option(help="specialist, manager, operator or admin")],
         full_name: Annotated[str, typer.Option("--name")] = "") -> None:
     """Add a user with a role."""
+    from autoinform.db import transaction
+    from autoinform.models import Role
+    from autoinform.users import add_user
+
     try:
         r = Role(role)
     except ValueError:
@@ -32,6 +31,11 @@ def add(login: str, role: Annotated[str, typer.Option(help="specialist, manager,
 @app.command("ls")
 def ls(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """List users and roles."""
+    from rich.table import Table
+    from sqlalchemy import select
+
+    from autoinform.models import User
+
     with runtime() as rt, rt.sessions() as s:
         users = [(u.login, u.role.value, u.full_name) for u in s.scalars(select(User).order_by(User.login))]
     if as_json:

@@ -294,15 +294,19 @@ class XlsxSource:
         from openpyxl import load_workbook
 
         self.path = path
+        # Opened here and given as a file: openpyxl refuses a path by its extension, and a
+        # workbook saved or renamed as .csv is still a workbook (issue 9 item 4).
+        self._file = path.open("rb")
         try:
-            self._wb = load_workbook(path, read_only=True, data_only=True)
+            self._wb = load_workbook(self._file, read_only=True, data_only=True)
         except Exception as exc:  # openpyxl raises zipfile, KeyError, XML errors… for a broken file
+            self._file.close()
             raise ImportFileError(str(path), f"not a readable XLSX workbook ({type(exc).__name__}: {exc})"
                                   ) from exc
         try:
             self._start()
         except ImportFileError:
-            self._wb.close()
+            self.close()
             raise
 
     def _start(self) -> None:
@@ -339,6 +343,7 @@ class XlsxSource:
 
     def close(self) -> None:
         self._wb.close()
+        self._file.close()
 
 
 def _trim(cells: list[str], keep: int = 0) -> list[str]:
@@ -395,7 +400,8 @@ def estimate_rows(path: Path) -> int | None:
             if head == _XLSX_MAGIC:
                 from openpyxl import load_workbook
 
-                wb = load_workbook(path, read_only=True)
+                f.seek(0)
+                wb = load_workbook(f, read_only=True)  # a file: whatever the name's extension
                 try:
                     rows = wb.worksheets[0].max_row if wb.worksheets else None
                 finally:

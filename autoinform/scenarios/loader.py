@@ -82,6 +82,11 @@ def load_scenario(path: Path) -> Scenario:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise ScenarioError(f"not UTF-8 text ({exc.reason} at byte {exc.start})", file=str(path)) from None
+    except FileNotFoundError:
+        # Usually a mistyped name (`campaigns create --scenario NAME`): say which names exist.
+        known = [p.stem for p in scenario_files(path.parent)] if path.parent.is_dir() else []
+        raise ScenarioError(f"no scenario {path.stem!r}; known: {', '.join(known) or 'none'} "
+                            f"(files in {path.parent})", file=str(path)) from None
     except OSError as exc:
         raise ScenarioError(f"cannot read: {exc.strerror}", file=str(path)) from None
     return parse_scenario(text, str(path), expected_name=path.stem)
