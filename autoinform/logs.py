@@ -101,3 +101,5 @@ def configure(level: str = "INFO", json_lines: bool = False) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # APScheduler says "Running job …" at INFO every few seconds: chatter, not news (issue 9 item 2).
+    logging.getLogger("apscheduler").setLevel(logging.DEBUG if str(level).upper() == "DEBUG" else logging.WARNING)
