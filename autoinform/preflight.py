@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, and_, case, distinct, exists, false, func, literal, or_, select, true
 from sqlalchemy.orm import Session
@@ -38,6 +38,10 @@ from autoinform.models import (
     ScenarioVersion,
     utcnow,
 )
+
+if TYPE_CHECKING:
+    from autoinform.scenarios.model import ScenarioSpec
+    from autoinform.scenarios.scenario import Scenario
 
 FIRST_ROWS = 5  # row numbers named per finding
 SAMPLE_ROWS = 20  # rows rendered on every channel of the chain to catch what counts cannot
@@ -150,11 +154,13 @@ def usable_sql(channel: Channel) -> ColumnElement[bool]:
     return voluntary
 
 
-def _first_rows(session: Session, list_id: int, condition: ColumnElement[bool], *joins: Any) -> tuple[int, ...]:
-    stmt = select(ListRow.row_number).where(ListRow.list_id == list_id, condition)
-    for target, on in joins:
-        stmt = stmt.join(target, on)
-    return tuple(session.scalars(stmt.order_by(ListRow.row_number).limit(FIRST_ROWS)))
+def _first_rows(session: Session, list_id: int, condition: ColumnElement[bool]) -> tuple[int, ...]:
+    """The first row numbers of the list (as its file numbers them) meeting `condition`, which may
+    name the row's customer and division."""
+    stmt = (select(ListRow.row_number).join(Customer, Customer.id == ListRow.customer_id)
+            .outerjoin(Division, Division.id == Customer.division_id)
+            .where(ListRow.list_id == list_id, condition).order_by(ListRow.row_number).limit(FIRST_ROWS))
+    return tuple(session.scalars(stmt))
 
 
 def _rows_text(rows: Iterable[int], count: int) -> str:
@@ -213,7 +219,7 @@ def _json_number(session: Session, name: str) -> ColumnElement[Any]:
                  func.json_extract(ListRow.variables, path)), else_=None)
 
 
-def _used_builtins(spec: Any, chain: Collection[Channel]) -> set[str]:
+def _used_builtins(spec: ScenarioSpec, chain: Collection[Channel]) -> set[str]:
     from autoinform.scenarios.references import templates_of
 
     used = {ph.name for path, t in templates_of(spec) if path[0] in {c.value for c in chain}
@@ -223,7 +229,7 @@ def _used_builtins(spec: Any, chain: Collection[Channel]) -> set[str]:
     return used & set(CUSTOMER_FIELDS)
 
 
-def _variables(session: Session, pf: Preflight, list_id: int, scenario: Any, chain: list[Channel],
+def _variables(session: Session, pf: Preflight, list_id: int, scenario: Scenario, chain: list[Channel],
                constants: Mapping[str, str]) -> None:
     """Rows lacking a value the scenario needs: a declared variable with no constant, default or
     computed date (rendering resolves every declared one, whatever the channel), or a customer field
@@ -244,17 +250,9 @@ def _variables(session: Session, pf: Preflight, list_id: int, scenario: Any, cha
             continue
         needed.append(name)
     blanks: dict[str, ColumnElement[bool]] = {name: _blank(name) for name in needed}
-    builtins = _used_builtins(spec, chain)
-    joins: dict[str, tuple[Any, ...]] = {}
-    if builtins:
-        joins_customer = (Customer, Customer.id == ListRow.customer_id)
-        for name in sorted(builtins):
-            if name == "division":
-                blanks[name] = Division.name.is_(None) | (func.trim(Division.name) == "")
-                joins[name] = (joins_customer, (Division, Division.id == Customer.division_id))
-            else:
-                blanks[name] = func.trim(getattr(Customer, name)) == ""
-                joins[name] = (joins_customer,)
+    for name in sorted(_used_builtins(spec, chain)):
+        blanks[name] = (Division.name.is_(None) | (func.trim(Division.name) == "") if name == "division"
+                        else func.trim(getattr(Customer, name)) == "")
     if not blanks:
         return
     stmt = (select(*(func.sum(case((cond, 1), else_=0)) for cond in blanks.values()))
@@ -276,16 +274,12 @@ def _variables(session: Session, pf: Preflight, list_id: int, scenario: Any, cha
                                                            f"scenario_constants.{name}"),
                      count=n, variable=name)
             continue
-        stmt_rows = select(ListRow.row_number).select_from(ListRow)
-        for target, on in joins.get(name, ()):
-            stmt_rows = stmt_rows.outerjoin(target, on)
-        rows = tuple(session.scalars(stmt_rows.where(ListRow.list_id == list_id, cond)
-                                     .order_by(ListRow.row_number).limit(FIRST_ROWS)))
+        rows = _first_rows(session, list_id, cond)
         pf.warn("rows_missing_values", f"{n} of {pf.rows} rows have no {name}: they will end negative "
                 f"`missing_variable` ({_rows_text(rows, n)})", count=n, rows=rows, variable=name)
 
 
-def _amounts(session: Session, pf: Preflight, list_id: int, scenario: Any) -> None:
+def _amounts(session: Session, pf: Preflight, list_id: int, scenario: Scenario) -> None:
     """A scenario asking to pay, sent with a debt of zero or less (an overpayment), is wrong."""
     from autoinform.scenarios.values import VarType
 
@@ -327,7 +321,7 @@ def _window(pf: Preflight, campaign: Campaign, window: InformingWindow, now: dat
                 f"{first.astimezone(tz):%Y-%m-%d %H:%M} ({tz.key})")
 
 
-def _sample(session: Session, pf: Preflight, list_id: int, scenario: Any, chain: list[Channel],
+def _sample(session: Session, pf: Preflight, list_id: int, scenario: Scenario, chain: list[Channel],
             constants: Mapping[str, str], send_date: date) -> None:
     """Render the first rows on every channel: what no count foresees (a date too early for its
     group's timeline, an SMS over its parts) shows here. Missing values are counted above."""
