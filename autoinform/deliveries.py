@@ -27,6 +27,7 @@ from autoinform.calendar import InformingWindow
 from autoinform.channels.base import ProviderStatus, SendResult
 from autoinform.content import Content, EmailContent, PhoneContent, Recipient, SmsContent
 from autoinform.errors import AutoinformError, ConfigError
+from autoinform.logs import scrub
 from autoinform.models import (
     Attempt,
     Campaign,
@@ -103,7 +104,8 @@ def render_failure(exc: AutoinformError) -> tuple[str, str]:
     field_name, detail = getattr(exc, "field", None), getattr(exc, "detail", str(exc))
     if field_name and (detail.startswith("missing required variable") or detail.startswith("the customer has no ")):
         return "missing_variable", f"missing variable {field_name}"
-    return "render_error", (f"{field_name}: {detail}" if field_name else str(detail))[:300]
+    # Reports carry counts and these words only: a phone or address quoted from the row is masked.
+    return "render_error", scrub(f"{field_name}: {detail}" if field_name else str(detail))[:300]
 
 
 # How long work routed to a channel this engine cannot send on waits before it is looked at again.

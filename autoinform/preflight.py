@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from autoinform.calendar import InformingWindow
 from autoinform.config import Settings
 from autoinform.errors import AutoinformError, RenderError
+from autoinform.logs import scrub
 from autoinform.models import (
     Campaign,
     Channel,
@@ -343,8 +344,8 @@ def _sample(session: Session, pf: Preflight, list_id: int, scenario: Scenario, c
             try:
                 render(scenario, ch, recipient, send_date=send_date, constants=constants)
             except RenderError as exc:
-                if missing_variable(exc) is None:
-                    key = (ch.value, f"{exc.field}: {exc.detail}" if exc.field else exc.detail)
+                if missing_variable(exc) is None:  # masked: progress (and the HTTP API) carry these words
+                    key = (ch.value, scrub(f"{exc.field}: {exc.detail}" if exc.field else exc.detail))
                     failures[key] = failures.get(key, 0) + 1
     for (name, why), n in failures.items():
         pf.warn("sample_render_failed", f"{name}: {n} of the first {len(rows)} rows cannot be rendered: {why}",

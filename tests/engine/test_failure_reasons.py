@@ -84,3 +84,15 @@ def test_reasons_without_their_own_words_are_described(fast_rt: Runtime) -> None
     assert attempt_text(smtp.reason, smtp.detail, smtp.disposition) == "SMTP 550 5.1.1 user unknown"
     assert attempt_text("undelivered", {"error_code": "30005"}) == ("the carrier could not deliver it "
                                                                     "(provider code 30005)")
+
+
+def test_a_render_error_is_a_code_and_masked_words() -> None:
+    """Issue 9 item 2, AI-19: the words kept with a delivery (and shown by reports, which carry no
+    personal data) mask a phone or e-mail the renderer quoted from the row."""
+    from autoinform.deliveries import render_failure
+    from autoinform.errors import RenderError
+
+    assert render_failure(RenderError("missing required variable (phone)", field="hotline_phone")) == (
+        "missing_variable", "missing variable hotline_phone")
+    code, text = render_failure(RenderError("bad phone value from the list: 'ivan@mail.ru'", field="hotline_phone"))
+    assert code == "render_error" and text.startswith("hotline_phone: bad phone value") and "ivan@" not in text

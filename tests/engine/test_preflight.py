@@ -253,3 +253,16 @@ def test_the_smtp_relay_is_asked_whether_it_answers(sqlite_rt: Runtime) -> None:
         problems = probe_channels(down, [Channel.EMAIL, Channel.SMS])
     assert list(problems) == [Channel.EMAIL] and f"127.0.0.1:{port} does not answer" in problems[Channel.EMAIL]
     assert probe_channels(down, [Channel.SMS]) == {}
+
+
+def test_rows_that_cannot_be_rendered_show_in_a_sample(fast_rt: Runtime) -> None:
+    """Issue 9 item 1: what no count foresees (a debt that is not an amount) shows when the first
+    rows are rendered on each channel of the chain, with the renderer's words."""
+    people = [Person("700001", email="a@example.ru"), Person("700002", email="b@example.ru")]
+    b = draft(fast_rt, people, [Channel.EMAIL])
+    with db.transaction(fast_rt.sessions) as s:
+        row = s.scalars(select(ListRow).where(ListRow.list_id == b.list_id, ListRow.row_number == 2)).one()
+        row.variables = {"debt": "много"}
+    pf = check(fast_rt, b, configured(fast_rt))
+    (w,) = [w for w in pf.warnings if w.code == "sample_render_failed"]
+    assert (w.channel, w.count) == ("email", 1) and "debt: bad money value" in w.message and pf.ok
