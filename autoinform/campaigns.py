@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import CursorResult, func, insert, literal, select, update
 from sqlalchemy.orm import Session, object_session
@@ -29,8 +29,13 @@ from autoinform.models import (
     ScenarioVersion,
     utcnow,
 )
+from autoinform.reasons import describe
 from autoinform.sendgate import CAMPAIGNS, bump
 from autoinform.users import audit, require_role
+
+if TYPE_CHECKING:
+    from autoinform.config import Settings
+    from autoinform.preflight import Preflight
 
 S = CampaignState
 TRANSITIONS: dict[str, dict[CampaignState, CampaignState]] = {
@@ -75,11 +80,14 @@ def get(session: Session, campaign_id: int, *, lock: bool = False) -> Campaign:
 
 def create(session: Session, *, name: str, scenario: ScenarioVersion, contact_list: ContactList,
            channels: Sequence[Channel], start_at: datetime, end_at: datetime, actor: str,
-           supported: Sequence[Channel] | None = None, groups: Sequence[int] | None = None) -> Campaign:
+           supported: Sequence[Channel] | None = None, groups: Sequence[int] | None = None,
+           settings: Settings | None = None, now: datetime | None = None) -> Campaign:
     """A specialist forms a campaign from a stored scenario version and an imported list.
 
     `supported` and `groups` are the scenario's channels and customer groups: a list reaching
-    outside them is refused now rather than failing customer by customer at send time."""
+    outside them is refused now rather than failing customer by customer at send time. With
+    `settings`, the preflight (autoinform/preflight.py) runs and refuses a campaign that cannot work;
+    its warnings are kept with the campaign (issue 9 item 1)."""
     require_role(session, actor, Role.SPECIALIST)
     if not channels:
         raise AutoinformError("a campaign needs at least one channel")
@@ -105,31 +113,53 @@ def create(session: Session, *, name: str, scenario: ScenarioVersion, contact_li
                         created_by=actor, state=S.DRAFT)
     session.add(campaign)
     session.flush()
+    checked = _preflight(session, campaign, settings, "create", now)
     audit(session, actor, "campaign.create", "campaign", campaign.id, name=name,
           scenario=f"{scenario.name} v{scenario.version}", list=contact_list.name,
-          channels=campaign.channels, start_at=start_at.isoformat(), end_at=end_at.isoformat())
+          channels=campaign.channels, start_at=start_at.isoformat(), end_at=end_at.isoformat(), **checked)
     return campaign
 
 
-def approve(session: Session, campaign_id: int, actor: str) -> Campaign:
-    """A manager other than the author approves the list and the message (AI-15)."""
+def _preflight(session: Session, campaign: Campaign, settings: Settings | None, step: str,
+               now: datetime | None, probes: Mapping[Channel, str] | None = None) -> dict[str, Any]:
+    """Run the preflight when settings are given (every entry point does; bare unit tests need not):
+    raises PreflightError on errors; returns the warning codes for the audit entry."""
+    if settings is None:
+        return {}
+    from autoinform.preflight import enforce
+
+    result: Preflight = enforce(session, campaign, settings, step=step, now=now, probes=probes)
+    return {"warnings": [w.code for w in result.warnings]}
+
+
+def approve(session: Session, campaign_id: int, actor: str, *, settings: Settings | None = None,
+            now: datetime | None = None) -> Campaign:
+    """A manager other than the author approves the list and the message (AI-15). With `settings`
+    the preflight runs again: a campaign that cannot work is refused, and the warnings the approver
+    accepts are in the audit entry (issue 9 item 1)."""
     require_role(session, actor, Role.MANAGER)
     campaign = get(session, campaign_id, lock=True)
     if campaign.created_by == actor:
         raise PermissionDenied("the author of a campaign cannot approve it (AI-15)")
+    if S.APPROVED is not TRANSITIONS["approve"].get(campaign.state):
+        raise CampaignStateError(campaign.id, campaign.state.value, "approve")
+    checked = _preflight(session, campaign, settings, "approve", now)
     _transition(campaign, "approve")
     campaign.approved_by = actor
     campaign.approved_at = utcnow()
-    audit(session, actor, "campaign.approve", "campaign", campaign.id)
+    audit(session, actor, "campaign.approve", "campaign", campaign.id, **checked)
     return campaign
 
 
 def start(session: Session, campaign_id: int, actor: str, now: datetime | None = None, *,
-          unavailable: Mapping[Channel, str] | None = None) -> int:
+          unavailable: Mapping[Channel, str] | None = None, settings: Settings | None = None,
+          probes: Mapping[Channel, str] | None = None) -> int:
     """Schedule an approved campaign: one pending delivery per list row. Returns how many.
 
     `unavailable`: channels the installation cannot send on, with why (channels.unavailable_channels);
-    a chain naming one is refused here, not failed customer by customer (issue 8 item 3)."""
+    a chain naming one is refused here, not failed customer by customer (issue 8 item 3).
+    `settings`: run the preflight (which covers `unavailable` too) with `probes`, the channels found
+    not answering (preflight.probe_channels), refusing a campaign that cannot work (issue 9 item 1)."""
     require_role(session, actor, Role.SPECIALIST, Role.MANAGER)
     now = now or utcnow()
     campaign = get(session, campaign_id, lock=True)
@@ -141,6 +171,9 @@ def start(session: Session, campaign_id: int, actor: str, now: datetime | None =
         raise AutoinformError(f"campaign {campaign.id} cannot start: its channels include one this installation "
                               f"cannot send on ({'; '.join(blocked)}). Complete the settings, or form the "
                               "campaign without that channel")
+    if S.SCHEDULED is not TRANSITIONS["schedule"].get(campaign.state):
+        raise CampaignStateError(campaign.id, campaign.state.value, "schedule")
+    checked = _preflight(session, campaign, settings, "start", now, probes)
     _transition(campaign, "schedule")
     first = max(campaign.start_at, now)
     rows = select(
@@ -154,7 +187,7 @@ def start(session: Session, campaign_id: int, actor: str, now: datetime | None =
     # rowcount of INSERT ... SELECT is not reported by every driver: count what is there.
     count = int(session.scalar(select(func.count()).select_from(Delivery)
                                .where(Delivery.campaign_id == campaign.id)) or 0)
-    audit(session, actor, "campaign.start", "campaign", campaign.id, deliveries=count)
+    audit(session, actor, "campaign.start", "campaign", campaign.id, deliveries=count, **checked)
     if campaign.start_at <= now:
         _transition(campaign, "begin")
     return count
@@ -258,9 +291,9 @@ def progress(session: Session, campaign_id: int) -> dict[str, Any]:
         select(Delivery.state, func.count()).where(Delivery.campaign_id == campaign_id)
         .group_by(Delivery.state)).all())
     by_result = session.execute(
-        select(Delivery.outcome, Delivery.reason, func.count())
+        select(Delivery.outcome, Delivery.reason, Delivery.reason_text, func.count())
         .where(Delivery.campaign_id == campaign_id, Delivery.state == DeliveryState.DONE)
-        .group_by(Delivery.outcome, Delivery.reason)).all()
+        .group_by(Delivery.outcome, Delivery.reason, Delivery.reason_text)).all()
     return {
         "id": campaign.id,
         "name": campaign.name,
@@ -270,9 +303,13 @@ def progress(session: Session, campaign_id: int) -> dict[str, Any]:
         "end_at": campaign.end_at.isoformat(),
         "created_by": campaign.created_by,
         "approved_by": campaign.approved_by,
+        "preflight": campaign.preflight,
         "deliveries": {s.value: int(n) for s, n in by_state.items()},
         "total": int(sum(by_state.values())),
+        # By outcome and reason code, and within a code by its words ("missing variable debt" and
+        # "missing variable hotline_phone" are two lines of `missing_variable`): issue 9 item 2.
         "results": [
-            {"outcome": o.value if o else None, "reason": r, "count": int(n)} for o, r, n in by_result
+            {"outcome": o.value if o else None, "reason": r, "count": int(n), "text": describe(r, t)}
+            for o, r, t, n in by_result
         ],
     }

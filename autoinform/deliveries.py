@@ -27,6 +27,7 @@ from autoinform.calendar import InformingWindow
 from autoinform.channels.base import ProviderStatus, SendResult
 from autoinform.content import Content, EmailContent, PhoneContent, Recipient, SmsContent
 from autoinform.errors import AutoinformError, ConfigError, SkipDelivery
+from autoinform.logs import scrub
 from autoinform.models import (
     Attempt,
     Campaign,
@@ -92,6 +93,19 @@ class ClaimReport:
     unavailable: dict[Channel, int] = field(default_factory=lambda: defaultdict(int))
     lease_until: datetime | None = None
     stops_seen: int = 0
+    # Deliveries that could not be rendered, by (campaign, reason code, words): the dispatcher logs
+    # each distinct one once per campaign, not once per message (issue 9 item 2).
+    failures: dict[tuple[int, str, str], int] = field(default_factory=lambda: defaultdict(int))
+
+
+def render_failure(exc: AutoinformError) -> tuple[str, str]:
+    """A render error as (reason code, words): `missing_variable` / "missing variable hotline_phone",
+    or `render_error` with what the renderer said."""
+    field_name, detail = getattr(exc, "field", None), getattr(exc, "detail", str(exc))
+    if field_name and (detail.startswith("missing required variable") or detail.startswith("the customer has no ")):
+        return "missing_variable", f"missing variable {field_name}"
+    # Reports carry counts and these words only: a phone or address quoted from the row is masked.
+    return "render_error", scrub(f"{field_name}: {detail}" if field_name else str(detail))[:300]
 
 
 # How long work routed to a channel this engine cannot send on waits before it is looked at again.
@@ -299,10 +313,15 @@ def claim(session: Session, *, now: datetime, limit: int, worker: str, lease_s: 
             continue
         except AutoinformError as exc:
             # A list row the scenario cannot render: a negative result with the reason, not a crash.
-            changes.append(_finished(delivery_id, Outcome.NEGATIVE, "failed", now) | {"channel": r.channel})
+            # A short code reports group by, and the words people read (issue 9 item 2).
+            code, text = render_failure(exc)
+            changes.append(_finished(delivery_id, Outcome.NEGATIVE, code, now)
+                           | {"channel": r.channel, "reason_text": text})
             attempts.append(_attempt_row(delivery_id, r.channel, r.destination, worker, now, "",
-                                         outcome=Outcome.NEGATIVE, reason="failed", detail={"error": str(exc)}))
-            report.finalized["render_error"] += 1
+                                         outcome=Outcome.NEGATIVE, reason=code,
+                                         detail={"error": str(exc), "reason_text": text}))
+            report.finalized[code] += 1
+            report.failures[campaign_id, code, text] += 1
             continue
         # Channel and chain position are written with the result (record): routing is
         # deterministic, so a crash before then re-routes the same way.

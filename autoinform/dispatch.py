@@ -115,6 +115,7 @@ class Dispatcher:
         self._wake = asyncio.Event()
         self._stopping = False
         self.stats = Stats()
+        self._logged: set[tuple[int, str, str]] = set()  # (campaign, reason, words) already logged
 
     # --- public -------------------------------------------------------------------------------
 
@@ -265,6 +266,8 @@ class Dispatcher:
         self.stats.deferred += report.deferred
         for reason, n in report.finalized.items():
             self.stats.finalized[reason] = self.stats.finalized.get(reason, 0) + n
+        for (cid, code, text), n in report.failures.items():
+            self._once(logging.WARNING, cid, code, text, n, "deliveries end negative: %s (%s)")
         for channel, n in report.unavailable.items():
             if not self.stats.unavailable.get(channel.value):
                 log.warning("deliveries routed to %s wait: this engine has no %s settings", channel.value,
@@ -352,7 +355,20 @@ class Dispatcher:
             self._finished.append((w, reason))
         else:
             self._lost.append(w)
-        log.info("not sent: %s (%s)", reason, action.value, extra=self._extra(w))
+        self._once(logging.INFO, w.campaign_id, action.value, reason, 1, "not sent: %s (%s)", extra=self._extra(w))
+
+    def _once(self, level: int, campaign_id: int, reason: str, text: str, n: int, message: str,
+              extra: Mapping[str, object] | None = None) -> None:
+        """One line per campaign per distinct reason, not per message (issue 9 item 2): the first
+        at `level`, the rest at DEBUG; the counts are the campaign report's (campaigns show)."""
+        key = (campaign_id, reason, text)
+        seen = key in self._logged
+        if seen and not log.isEnabledFor(logging.DEBUG):
+            return
+        self._logged.add(key)
+        more = "" if seen else "; further ones are counted in `campaigns report`, not logged"
+        log.log(logging.DEBUG if seen else level, f"campaign %s: {message} x%d{more}", campaign_id, text, reason, n,
+                extra={"campaign_id": campaign_id, **(extra or {})})
 
     async def _send(self, sender: ChannelSender | None, w: Work) -> SendResult:
         if sender is None:

@@ -282,6 +282,9 @@ class Campaign(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
+    # The last preflight (autoinform/preflight.py) at create, approve or start: counts, errors and
+    # the warnings the approver sees (issue 9 item 1).
+    preflight: Mapped[dict[str, Any] | None] = mapped_column(default=None)
 
     scenario: Mapped[ScenarioVersion] = relationship()
     contact_list: Mapped[ContactList] = relationship()
@@ -310,6 +313,9 @@ class Delivery(Base):
     lease_until: Mapped[datetime | None] = mapped_column(default=None)
     outcome: Mapped[Outcome | None] = mapped_column(_enum(Outcome, "outcome"), default=None)
     reason: Mapped[str | None] = mapped_column(String(64), default=None)
+    # Why, in words, when the short `reason` code is not enough ("missing variable hotline_phone"):
+    # reports group by `reason` and show this beside it (issue 9 item 2).
+    reason_text: Mapped[str | None] = mapped_column(String(300), default=None)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
 
 

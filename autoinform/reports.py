@@ -52,7 +52,22 @@ def campaign_report(session: Session, campaign_id: int) -> dict[str, Any]:
             .join(Delivery, Delivery.id == Attempt.delivery_id)
             .where(Delivery.campaign_id == campaign_id).group_by(Attempt.channel))
     ]
+    report["by_reason"] = by_reason(report["results"])
     total_done = sum(g["done"] for g in by_group)
     total_pos = sum(g["positive"] for g in by_group)
     report["positive_rate"] = _rate(total_pos, total_done)
     return report
+
+
+def by_reason(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Final results by reason code, most first, each with the distinct words behind it and their
+    counts ("missing_variable": "missing variable hotline_phone" 523): issue 9 item 2."""
+    grouped: dict[tuple[str | None, str | None], dict[str, Any]] = {}
+    for r in results:
+        g = grouped.setdefault((r["outcome"], r["reason"]), {"outcome": r["outcome"], "reason": r["reason"],
+                                                             "count": 0, "texts": []})
+        g["count"] += r["count"]
+        g["texts"].append({"text": r["text"], "count": r["count"]})
+    for g in grouped.values():
+        g["texts"].sort(key=lambda t: (-t["count"], t["text"]))
+    return sorted(grouped.values(), key=lambda g: (g["outcome"] != "negative", -g["count"], g["reason"] or ""))

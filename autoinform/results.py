@@ -21,12 +21,13 @@ from autoinform.importing.export import excel_safe
 from autoinform.importing.headers import Field, match_field
 from autoinform.importing.reader import SAMPLE_BYTES, detect_delimiter, detect_encoding
 from autoinform.models import Attempt, Campaign, Customer, Delivery, StopEntry
+from autoinform.reasons import attempt_text, describe
 from autoinform.sendgate import STOP_LIST, bump
 from autoinform.users import audit
 
-HISTORY_COLUMNS = ("campaign_id", "campaign", "delivery_id", "final_outcome", "final_reason", "attempt_id",
-                   "channel", "destination", "started_at", "ended_at", "outcome", "reason", "disposition",
-                   "provider_id", "possible_duplicate_of", "content")
+HISTORY_COLUMNS = ("campaign_id", "campaign", "delivery_id", "final_outcome", "final_reason", "final_reason_text",
+                   "attempt_id", "channel", "destination", "started_at", "ended_at", "outcome", "reason",
+                   "reason_text", "disposition", "provider_id", "possible_duplicate_of", "content")
 
 
 def account_history(session: Session, account: str) -> list[dict[str, Any]]:
@@ -43,9 +44,14 @@ def account_history(session: Session, account: str) -> list[dict[str, Any]]:
     return [{
         "campaign_id": c.id, "campaign": c.name, "delivery_id": d.id,
         "final_outcome": d.outcome.value if d.outcome else None, "final_reason": d.reason,
+        # Why, in words, beside each code (issue 9 item 2): a render failure's missing variable, what
+        # the channel or provider said.
+        "final_reason_text": describe(d.reason, d.reason_text) if d.outcome else None,
         "attempt_id": a.id, "channel": a.channel.value, "destination": a.destination,
         "started_at": a.started_at.isoformat(), "ended_at": a.ended_at.isoformat() if a.ended_at else None,
-        "outcome": a.outcome.value if a.outcome else None, "reason": a.reason, "disposition": a.disposition,
+        "outcome": a.outcome.value if a.outcome else None, "reason": a.reason,
+        "reason_text": attempt_text(a.reason, a.detail, a.disposition) if a.outcome else None,
+        "disposition": a.disposition,
         "provider_id": a.provider_id, "possible_duplicate_of": a.duplicate_of, "content": a.content,
     } for c, d, a in rows]
 

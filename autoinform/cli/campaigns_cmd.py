@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from autoinform.cli.common import console, fail, print_json, runtime
+from autoinform.cli.common import console, err_console, fail, print_json, runtime
 from autoinform.errors import AutoinformError
 
 if TYPE_CHECKING:
@@ -69,11 +70,34 @@ def create(
             if lst is None:
                 fail(f"no list named {list_name!r}")
             version = snapshot(s, sc)
-            c = campaigns.create(s, name=name, scenario=version, contact_list=lst, channels=chain,
-                                 start_at=parse_instant(start, tz), end_at=parse_instant(end, tz),
-                                 actor=actor, supported=list(sc.channels), groups=sc.spec.groups)
+            with _refusal(as_json):
+                c = campaigns.create(s, name=name, scenario=version, contact_list=lst, channels=chain,
+                                     start_at=parse_instant(start, tz), end_at=parse_instant(end, tz),
+                                     actor=actor, supported=list(sc.channels), groups=sc.spec.groups,
+                                     settings=rt.settings)
             cid = c.id
         _show(rt, cid, as_json)
+
+
+@contextmanager
+def _refusal(as_json: bool) -> Iterator[None]:
+    """A step the preflight refuses: every error and warning, then exit 1 (issue 9 item 1)."""
+    from autoinform.preflight import PreflightError
+
+    try:
+        yield
+    except PreflightError as exc:
+        if as_json:
+            print_json({"refused": exc.result.step, "preflight": exc.result.to_json()})
+            raise typer.Exit(1) from None
+        verb = {"create": "be created", "approve": "be approved"}.get(exc.result.step, exc.result.step)
+        err_console.print(f"[bold red]error:[/] the campaign cannot {verb}: it cannot work as formed",
+                          highlight=False)
+        for f in exc.result.errors:
+            err_console.print(f"  ✗ {f.message}", highlight=False, markup=False, soft_wrap=True)
+        for f in exc.result.warnings:
+            err_console.print(f"  ! warning: {f.message}", highlight=False, markup=False, soft_wrap=True)
+        raise typer.Exit(1) from None
 
 
 def _act(operation: Callable[[Session, int, str], object], campaign_id: int, actor: str, as_json: bool) -> None:
@@ -87,24 +111,55 @@ def _act(operation: Callable[[Session, int, str], object], campaign_id: int, act
 
 @app.command("approve")
 def approve(campaign_id: int, actor: Actor, as_json: Json = False) -> None:
-    """Approve a draft (a manager other than its author)."""
+    """Approve a draft (a manager other than its author). The preflight runs again: a campaign that
+    cannot work is refused; its warnings are printed (and shown by `campaigns show` beforehand)."""
     from autoinform import campaigns
+    from autoinform.db import transaction
 
-    _act(campaigns.approve, campaign_id, actor, as_json)
+    with runtime() as rt:
+        with transaction(rt.sessions) as s, _refusal(as_json):
+            campaigns.approve(s, campaign_id, actor, settings=rt.settings)
+        _show(rt, campaign_id, as_json)
 
 
 @app.command("start")
 def start(campaign_id: int, actor: Actor, as_json: Json = False) -> None:
     """Schedule an approved campaign: deliveries are created; it runs from its start time.
-    Refused when a channel of its chain cannot be sent on with these settings."""
+    Refused when it cannot work (the preflight: a channel of its chain that cannot be sent on with
+    these settings, nobody reachable, a variable missing everywhere); the SMTP relay is asked too."""
     from autoinform import campaigns
-    from autoinform.channels import unavailable_channels
     from autoinform.db import transaction
+    from autoinform.models import Channel
+    from autoinform.preflight import probe_channels
 
     with runtime() as rt:
-        with transaction(rt.sessions) as s:
-            campaigns.start(s, campaign_id, actor, unavailable=unavailable_channels(rt.settings))
+        with rt.sessions() as s:
+            chain = [Channel(c) for c in campaigns.get(s, campaign_id).channels]
+        probes = probe_channels(rt.settings, chain)  # outside the transaction: it may wait seconds
+        with transaction(rt.sessions) as s, _refusal(as_json):
+            campaigns.start(s, campaign_id, actor, settings=rt.settings, probes=probes)
         _show(rt, campaign_id, as_json)
+
+
+@app.command("check")
+def check(campaign_id: int, network: Annotated[bool, typer.Option(
+        help="Also ask the SMTP relay whether it answers now.")] = False, as_json: Json = False) -> None:
+    """Run the preflight now, without changing anything: who can be reached on each channel, rows
+    lacking values, channels, when the first message can leave. Exit 1 if it finds an error."""
+    from autoinform import campaigns
+    from autoinform.models import Channel
+    from autoinform.preflight import preflight, probe_channels
+
+    with runtime() as rt, rt.sessions() as s:
+        c = campaigns.get(s, campaign_id)
+        probes = probe_channels(rt.settings, [Channel(x) for x in c.channels]) if network else None
+        result = preflight(s, c, rt.settings, probes=probes)
+        if as_json:
+            print_json(result.to_json())
+        else:
+            _print_preflight(rt, result.to_json())
+    if not result.ok:
+        raise typer.Exit(1)
 
 
 @app.command("pause")
@@ -183,11 +238,30 @@ def _show(rt: Any, campaign_id: int, as_json: bool) -> None:
                   f"created by {p['created_by']}, "
                   f"approved by {p['approved_by'] or '—'}")
     console.print(f"  deliveries: {p['total']}  " + "  ".join(f"{k}={v}" for k, v in sorted(p["deliveries"].items())))
+    if p.get("preflight"):
+        _print_preflight(rt, p["preflight"])
     if p["results"]:
-        t = Table("outcome", "reason", "count")
+        t = Table("outcome", "reason", "why", "count")
         for r in sorted(p["results"], key=lambda r: (r["outcome"] or "", -r["count"])):
-            t.add_row(r["outcome"] or "", r["reason"] or "", str(r["count"]))
+            t.add_row(r["outcome"] or "", r["reason"] or "", r["text"], str(r["count"]))
         console.print(t)
+
+
+def _print_preflight(rt: Any, data: dict[str, Any]) -> None:
+    """What the preflight found (issue 9 item 1): the approver reads the warnings here."""
+    tz = rt.settings.tz
+    at = datetime.fromisoformat(data["checked_at"]).astimezone(tz).strftime("%Y-%m-%d %H:%M")
+    reach = ", ".join(f"{ch} {n}" for ch, n in data.get("reachable", {}).items())
+    console.print(f"  preflight ({data['step']}, {at}): {data['rows']} rows; reachable with consent: {reach}; "
+                  f"on some channel {data.get('reachable_any', 0)}", highlight=False, markup=False)
+    if data.get("first_send_at"):
+        first = datetime.fromisoformat(data["first_send_at"]).astimezone(tz).strftime("%Y-%m-%d %H:%M")
+        console.print(f"  first message can leave at {first} ({rt.settings.timezone})", highlight=False)
+    for f in data.get("errors", []):
+        console.print(f"  ✗ error: {f['message']}", highlight=False, markup=False, style="red", soft_wrap=True)
+    for f in data.get("warnings", []):
+        console.print(f"  ! warning: {f['message']}", highlight=False, markup=False, style="yellow",
+                      soft_wrap=True)
 
 
 @app.command("report")
@@ -209,6 +283,12 @@ def report(campaign_id: int, as_json: Json = False) -> None:
         for r in rows:
             t.add_row(str(r["label"] or "—"), str(r["done"]), str(r["positive"]), str(r["negative"]),
                       f"{r['positive_rate']:.1%}" if r["positive_rate"] is not None else "—")
+        console.print(t)
+    if rep["by_reason"]:
+        t = Table("outcome", "reason", "count", "why")
+        for r in rep["by_reason"]:
+            why = "; ".join(f"{x['text']} ({x['count']})" if len(r["texts"]) > 1 else x["text"] for x in r["texts"])
+            t.add_row(r["outcome"] or "", r["reason"] or "", str(r["count"]), why)
         console.print(t)
     t = Table("channel", "attempts", "positive")
     for r in rep["by_channel"]:

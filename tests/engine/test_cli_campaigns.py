@@ -24,6 +24,8 @@ def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     monkeypatch.setenv("AUTOINFORM_TWILIO__ACCOUNT_SID", "AC" + "0" * 32)
     monkeypatch.setenv("AUTOINFORM_TWILIO__AUTH_TOKEN", "test-token")
     monkeypatch.setenv("AUTOINFORM_TWILIO__FROM_NUMBER", "+78512000001")
+    # debt_reminder names the hotline; without it the preflight refuses the campaign (issue 9 item 1).
+    monkeypatch.setenv("AUTOINFORM_SCENARIO_CONSTANTS", '{"hotline_phone": "+78512000000"}')
     return tmp_path
 
 
@@ -67,7 +69,8 @@ def test_form_approve_start_report(env: Path) -> None:
 
     cancelled = json.loads(ok("campaigns", "cancel", cid, "--as", "petrov", "--json"))
     assert cancelled["state"] == "cancelled"
-    assert cancelled["results"] == [{"outcome": "negative", "reason": "cancelled", "count": 40}]
+    assert cancelled["results"] == [{"outcome": "negative", "reason": "cancelled", "count": 40,
+                                     "text": "the campaign was cancelled"}]
     final = json.loads(ok("campaigns", "report", cid, "--json"))  # AI-5, rolled up (6.2.4)
     assert sum(g["done"] for g in final["by_group"]) == 40 == sum(d["done"] for d in final["by_division"])
     assert final["positive_rate"] == 0.0 and {g["key"] for g in final["by_group"]} <= {1, 2, 3, 4}

@@ -399,13 +399,14 @@ async def test_a_row_that_cannot_be_rendered_ends_negative_with_its_attempt(fast
     d = Dispatcher(fast_rt, {Channel.EMAIL: email}, Picky(), worker="w1", clock=Clock(MONDAY_NOON))
     await drive(d, all_done(fast_rt, b.campaign_id))
     result = states(fast_rt, b.campaign_id)
-    assert result["300001"] == ("done", "negative", "failed")
+    assert result["300001"] == ("done", "negative", "missing_variable")
     assert result["300000"] == result["300002"] == ("done", "positive", "accepted")
     assert sorted(i.destination for i in email.sent) == ["r0@example.ru", "r2@example.ru"]
     with fast_rt.sessions() as s:
         failed = s.scalars(select(Attempt).where(Attempt.destination == "r1@example.ru")).one()
-    assert (failed.outcome, failed.reason, failed.content) == (Outcome.NEGATIVE, "failed", "")
+    assert (failed.outcome, failed.reason, failed.content) == (Outcome.NEGATIVE, "missing_variable", "")
     assert failed.ended_at == failed.started_at and "debt" in failed.detail["error"]
+    assert failed.detail["reason_text"] == "missing variable debt"
     assert failed.worker == "w1" and failed.duplicate_of is None
 
 
