@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from autoinform.calendar import InformingWindow
 from autoinform.config import Settings
-from autoinform.errors import AutoinformError, RenderError
+from autoinform.errors import AutoinformError, RenderError, SkipDelivery
 from autoinform.logs import scrub
 from autoinform.models import (
     Campaign,
@@ -295,8 +295,11 @@ def _amounts(session: Session, pf: Preflight, list_id: int, scenario: Scenario) 
                                .where(ListRow.list_id == list_id, cond)) or 0)
         if n:
             rows = _first_rows(session, list_id, cond)
-            pf.warn("zero_debt", f"{n} rows have {name} of zero or less, yet the scenario "
-                    f"{scenario.name} asks to pay ({_rows_text(rows, n)})", count=n, rows=rows, variable=name)
+            skips = ", ".join(scenario.spec.skip_when)
+            told = (f"the scenario {scenario.name} skips them ({skips}) rather than ask to pay" if skips
+                    else f"yet the scenario {scenario.name} asks to pay")
+            pf.warn("zero_debt", f"{n} rows have {name} of zero or less: {told} ({_rows_text(rows, n)})",
+                    count=n, rows=rows, variable=name)
 
 
 def _window(pf: Preflight, campaign: Campaign, window: InformingWindow, now: datetime) -> None:
@@ -343,6 +346,8 @@ def _sample(session: Session, pf: Preflight, list_id: int, scenario: Scenario, c
                 continue
             try:
                 render(scenario, ch, recipient, send_date=send_date, constants=constants)
+            except SkipDelivery:
+                continue  # the scenario's own rule (zero debt): counted by _amounts, not a failure
             except RenderError as exc:
                 if missing_variable(exc) is None:  # masked: progress (and the HTTP API) carry these words
                     key = (ch.value, scrub(f"{exc.field}: {exc.detail}" if exc.field else exc.detail))
