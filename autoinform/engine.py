@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 
 def build_senders(rt: Runtime) -> dict[Channel, ChannelSender]:
-    """The channels the settings enable. Phone notification calls come with the phone issue."""
+    """The channels the settings enable: e-mail, SMS over Twilio, phone calls over AMI."""
     s = rt.settings
     senders: dict[Channel, ChannelSender] = {}
     missing = unavailable_channels(s)
@@ -46,6 +46,9 @@ def build_senders(rt: Runtime) -> dict[Channel, ChannelSender]:
         if warning := unreachable_callback_warning(s.twilio, s.web.public_url):
             log.warning(warning)
         senders[Channel.SMS] = TwilioSmsChannel(s.twilio)
+    if Channel.PHONE not in missing:
+        from autoinform.channels.phone import PhoneChannel
+        senders[Channel.PHONE] = PhoneChannel(s.phone)
     return senders
 
 
@@ -76,7 +79,9 @@ class Engine:
         renderer = StoredScenarioRenderer(rt.sessions, rt.settings.tz,
                                           constants=rt.settings.scenario_constants)
         self.dispatcher = Dispatcher(rt, self.senders, renderer)
-        for sender in self.senders.values():  # e-mail bounces become provider reports (issue 8 item 8)
+        # E-mail bounces (issue 8 item 8) and the results of answered calls (issue 10) become
+        # provider reports.
+        for sender in self.senders.values():
             bind = getattr(sender, "bind_status_sink", None)
             if bind is not None:
                 bind(self.dispatcher.on_status)
