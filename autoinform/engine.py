@@ -12,6 +12,7 @@ import contextlib
 import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import cast
 
 import uvicorn
 from fastapi import APIRouter
@@ -163,6 +164,10 @@ class Engine:
         def started(server: object) -> None:
             self.ivr_port = getattr(server, "port", None)
         router = load_router(self.rt.settings.ivr.router)
+        phone = self.senders.get(Channel.PHONE)
+        if phone is not None and hasattr(phone, "notice_for") and "notify" not in router:
+            from ivr.flows.notify import NoticeSource, notify_flow
+            router.add("notify", notify_flow(cast(NoticeSource, phone)))  # issue 10 part 3
         await serve_ivr(self.rt.settings.ivr, router, stop, on_started=started)
 
     async def _wait_idle(self, stop: asyncio.Event) -> None:
