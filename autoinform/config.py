@@ -211,6 +211,52 @@ class AmiSettings(_Masked):
     subscriber_queue: int = Field(10000, ge=1)
 
 
+NumberFormat = Literal["8XXXXXXXXXX", "+7XXXXXXXXXX", "7XXXXXXXXXX"]
+
+
+class AsteriskServer(AmiSettings):
+    """One Asterisk the phone channel places calls on: its AMI connection (the AmiSettings fields)
+    and how calls are dialled there (issue 10 part 2)."""
+
+    name: str = Field(min_length=1, max_length=32)
+    # The customer's number in `number_format` goes into {number}: "PJSIP/{number}@trunk".
+    dial_template: str = "PJSIP/{number}@trunk"
+    number_format: NumberFormat = "8XXXXXXXXXX"
+    max_channels: int = Field(30, ge=1)
+    calls_per_second: float = Field(5.0, gt=0)
+    context: str = "autoinform-notify"
+    exten: str = "s"
+    # Extra channel variables set on every call, e.g. {"AUTOINFORM_AGI": "agi://10.0.0.5:4573"}
+    # when the engine's FastAGI server is not where the dialplan's global points.
+    variables: dict[str, str] = {}
+
+    @field_validator("dial_template")
+    @classmethod
+    def _has_number(cls, value: str) -> str:
+        if "{number}" not in value:
+            raise ValueError("the dial template needs a {number} placeholder, e.g. PJSIP/{number}@trunk")
+        return value
+
+
+class PhoneSettings(BaseModel):
+    """Notification calls over AMI (issue 10 part 2); phone is available once a server is listed."""
+
+    servers: list[AsteriskServer] = []
+    ring_timeout_s: float = Field(30.0, gt=0, le=300)
+    # Longest a call may last (Asterisk's TIMEOUT(absolute) on the channel).
+    max_call_s: float = Field(600.0, gt=0)
+    # How often live calls are reconciled against CoreShowChannels (a Hangup lost with the link).
+    reconcile_s: float = Field(30.0, gt=0)
+
+    @field_validator("servers")
+    @classmethod
+    def _unique_names(cls, value: list[AsteriskServer]) -> list[AsteriskServer]:
+        names = [s.name for s in value]
+        if len(set(names)) != len(names):
+            raise ValueError(f"phone.servers names must be unique: {names}")
+        return value
+
+
 class ChannelLimits(BaseModel):
     concurrency: int = Field(8, ge=1)
     rate_per_s: float = Field(0.0, ge=0, description="0 means unlimited")
@@ -300,6 +346,7 @@ class Settings(BaseSettings, _Masked):
     twilio: TwilioSettings = TwilioSettings()
     ivr: IvrSettings = IvrSettings()
     ami: AmiSettings = AmiSettings()
+    phone: PhoneSettings = PhoneSettings()
     dispatch: DispatchSettings = DispatchSettings()
     web: WebSettings = WebSettings()
 

@@ -12,6 +12,7 @@ import contextlib
 import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import cast
 
 import uvicorn
 from fastapi import APIRouter
@@ -32,7 +33,7 @@ log = logging.getLogger(__name__)
 
 
 def build_senders(rt: Runtime) -> dict[Channel, ChannelSender]:
-    """The channels the settings enable. Phone notification calls come with the phone issue."""
+    """The channels the settings enable: e-mail, SMS over Twilio, phone calls over AMI."""
     s = rt.settings
     senders: dict[Channel, ChannelSender] = {}
     missing = unavailable_channels(s)
@@ -46,6 +47,9 @@ def build_senders(rt: Runtime) -> dict[Channel, ChannelSender]:
         if warning := unreachable_callback_warning(s.twilio, s.web.public_url):
             log.warning(warning)
         senders[Channel.SMS] = TwilioSmsChannel(s.twilio)
+    if Channel.PHONE not in missing:
+        from autoinform.channels.phone import PhoneChannel
+        senders[Channel.PHONE] = PhoneChannel(s.phone)
     return senders
 
 
@@ -76,7 +80,9 @@ class Engine:
         renderer = StoredScenarioRenderer(rt.sessions, rt.settings.tz,
                                           constants=rt.settings.scenario_constants)
         self.dispatcher = Dispatcher(rt, self.senders, renderer)
-        for sender in self.senders.values():  # e-mail bounces become provider reports (issue 8 item 8)
+        # E-mail bounces (issue 8 item 8) and the results of answered calls (issue 10) become
+        # provider reports.
+        for sender in self.senders.values():
             bind = getattr(sender, "bind_status_sink", None)
             if bind is not None:
                 bind(self.dispatcher.on_status)
@@ -158,6 +164,10 @@ class Engine:
         def started(server: object) -> None:
             self.ivr_port = getattr(server, "port", None)
         router = load_router(self.rt.settings.ivr.router)
+        phone = self.senders.get(Channel.PHONE)
+        if phone is not None and hasattr(phone, "notice_for") and "notify" not in router:
+            from ivr.flows.notify import NoticeSource, notify_flow
+            router.add("notify", notify_flow(cast(NoticeSource, phone)))  # issue 10 part 3
         await serve_ivr(self.rt.settings.ivr, router, stop, on_started=started)
 
     async def _wait_idle(self, stop: asyncio.Event) -> None:

@@ -15,5 +15,7 @@ def unavailable_channels(settings: Settings) -> dict[Channel, str]:
     if not settings.twilio.configured:
         missing[Channel.SMS] = ("SMS has no Twilio settings (twilio.account_sid, twilio.auth_token and "
                                 "twilio.from_number or twilio.messaging_service_sid)")
-    missing[Channel.PHONE] = "phone calls are not available in this version (no Asterisk channel yet)"
+    if not settings.phone.servers:
+        missing[Channel.PHONE] = ("phone calls have no Asterisk servers (phone.servers: name, host, port, "
+                                  "username, secret, dial_template, max_channels, calls_per_second)")
     return missing

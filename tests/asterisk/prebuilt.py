@@ -37,6 +37,18 @@ ADMIN_USER = "test-admin"  # read/write all, for tests that look at what the eng
 CHANNEL_VARS = ("DELIVERY_ID", "ATTEMPT_ID")
 
 
+# Answering-machine detection tuned for test calls of a second or two (the production defaults
+# listen up to 5 s): silence at first for 0.5 s is a machine, a word over 1.5 s is a greeting.
+AMD_CONF = """[general]
+initial_silence = 500
+greeting = 1500
+after_greeting_silence = 300
+total_analysis_time = 1000
+min_word_length = 100
+maximum_word_length = 1500
+"""
+
+
 class Unavailable(Exception):
     """No prebuilt Asterisk here, or it cannot run: the tests skip (or fail under REQUIRE_ENV)."""
 
@@ -174,6 +186,7 @@ class AsteriskInstance:
         overlay = Path(self.env["AST_CONF_OVERLAY"])
         overlay.mkdir(parents=True, exist_ok=True)
         (overlay / "manager.conf").write_text(manager_conf(self.ami_port, self.secret, self.admin_secret))
+        (overlay / "amd.conf").write_text(AMD_CONF)
         (self.runtime.parent / f"{self.runtime.name}-extensions.conf").write_text(extensions_conf(self.extra_dialplan))
 
     def start(self) -> None:

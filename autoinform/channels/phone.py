@@ -1,0 +1,447 @@
+"""The phone channel: notification calls placed over AMI on one or more Asterisk servers
+(issue 10 part 2; AI-1, AI-9, AI-14).
+
+send() takes a slot on the least loaded server with free capacity (never more live calls than its
+`max_channels`, never more starts per second than its `calls_per_second`), originates the call
+into the notification context with DELIVERY_ID and ATTEMPT_ID as channel variables, and returns
+what the OriginateResponse says: busy, no answer, congestion and rejection at once; an answered
+call as "pending", its result to come from the /notify flow through `report()` (the NoticeSource
+the flow is given) and on to the engine's status sink. A slot is released on the call's Hangup,
+and reconciled against CoreShowChannels when a Hangup may have been lost with the AMI link.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import secrets
+import time
+from collections import deque
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import Literal
+
+from autoinform.channels.base import Outgoing, ProviderStatus, SendResult, StatusSink
+from autoinform.config import AsteriskServer, NumberFormat, PhoneSettings
+from autoinform.content import PhoneContent
+from autoinform.errors import ChannelError
+from autoinform.logs import mask_destination
+from autoinform.models import Channel, Outcome
+from ivr.ami import AmiClient, AmiState, Event, OriginateReason, OriginateResult
+from ivr.errors import AmiActionError, AmiError
+
+log = logging.getLogger(__name__)
+
+PROVIDER_PREFIX = "call-"
+# How long a failed Originate's Hangup (which carries the cause) is waited for; none comes at all
+# when no channel was ever created (no such context, no channel driver).
+HANGUP_CAUSE_WAIT_S = 1.0
+# Hangup causes (Q.850) of a number that cannot be dialled: never retried.
+INVALID_NUMBER_CAUSES = frozenset({"1", "3", "22", "28"})
+
+
+def provider_id(attempt_id: int) -> str:
+    """The stable id of one call: what the flow's report and poll() are matched by."""
+    return f"{PROVIDER_PREFIX}{attempt_id}"
+
+
+def attempt_of(pid: str) -> int | None:
+    rest = pid.removeprefix(PROVIDER_PREFIX)
+    return int(rest) if pid.startswith(PROVIDER_PREFIX) and rest.isdigit() else None
+
+
+_RU_MOBILE_OR_FIXED = re.compile(r"\+7(\d{10})\Z")
+
+
+def format_number(e164: str, fmt: NumberFormat) -> str | None:
+    """The customer's E.164 number as this server's trunk wants it; None if it cannot be dialled
+    there (not a +7 number, or not ten digits after it)."""
+    m = _RU_MOBILE_OR_FIXED.match(e164.strip())
+    if m is None:
+        return None
+    national = m.group(1)
+    return {"8XXXXXXXXXX": "8", "+7XXXXXXXXXX": "+7", "7XXXXXXXXXX": "7"}[fmt] + national
+
+
+def classify(result: OriginateResult, cause: str | None) -> tuple[Outcome | None, str, bool]:
+    """(outcome, reason, retry) of an OriginateResponse and, when known, the Hangup cause."""
+    if result.answered:
+        return None, "pending", False
+    reason = result.reason
+    if reason == OriginateReason.BUSY or cause == "17":
+        return Outcome.NEGATIVE, "busy", True
+    if reason in (OriginateReason.RING_TIMEOUT, OriginateReason.HANGUP) or cause in ("18", "19"):
+        return Outcome.NEGATIVE, "no_answer", True
+    if reason == OriginateReason.CONGESTION or cause == "34":
+        return Outcome.NEGATIVE, "temporary_failure", True
+    if cause == "21":
+        return Outcome.NEGATIVE, "rejected", False
+    if cause in INVALID_NUMBER_CAUSES:
+        return Outcome.NEGATIVE, "invalid_address", False
+    return Outcome.NEGATIVE, "failed", False
+
+
+SlotState = Literal["dialing", "live", "unknown", "foreign"]
+
+
+@dataclass
+class _Slot:
+    attempt_id: int | None
+    state: SlotState
+
+
+@dataclass
+class _Server:
+    settings: AsteriskServer
+    client: AmiClient
+    slots: dict[str, _Slot] = field(default_factory=dict)  # by channel Uniqueid
+    starts: deque[float] = field(default_factory=deque)  # monotonic times of recent Originates
+    peak: int = 0
+
+    @property
+    def name(self) -> str:
+        return self.settings.name
+
+    @property
+    def up(self) -> bool:
+        return self.client.state is AmiState.UP
+
+    @property
+    def free(self) -> int:
+        return self.settings.max_channels - len(self.slots)
+
+    @property
+    def load(self) -> float:
+        return len(self.slots) / self.settings.max_channels
+
+    def _window(self) -> tuple[float, int]:
+        cps = self.settings.calls_per_second
+        return (1.0, int(cps)) if cps >= 1 else (1.0 / cps, 1)
+
+    def next_start(self, now: float) -> float:
+        """The earliest time another call may start here: at most calls_per_second starts in any
+        second (one per 1/cps seconds below one a second), counting starts already booked."""
+        window, allowed = self._window()
+        while self.starts and self.starts[0] <= now - window:
+            self.starts.popleft()
+        at = max(now, self.starts[-1]) if self.starts else now
+        if len(self.starts) >= allowed:
+            at = max(at, self.starts[-allowed] + window)
+        return at
+
+    def book_start(self, now: float) -> float:
+        at = self.next_start(now)
+        self.starts.append(at)
+        return at
+
+
+class PhoneChannel:
+    """ChannelSender for Channel.PHONE, and the NoticeSource the /notify flow reads and reports to."""
+
+    channel = Channel.PHONE
+
+    def __init__(self, settings: PhoneSettings, *, status_sink: StatusSink | None = None) -> None:
+        if not settings.servers:
+            raise ChannelError("phone: no Asterisk servers in settings (phone.servers)", permanent=True)
+        self.settings = settings
+        self.servers = [_Server(s, AmiClient(s, name=s.name)) for s in settings.servers]
+        self._sink = status_sink
+        self._capacity = asyncio.Condition()
+        self._token = secrets.token_hex(3)  # this engine life's channel ids never meet an old one's
+        self._notices: dict[int, Outgoing] = {}
+        self._reported: dict[int, ProviderStatus] = {}
+        self._tasks: set[asyncio.Task[object]] = set()
+        self._reconciler: asyncio.Task[None] | None = None
+        self._closing = False
+
+    # --- settings the dispatcher reads ------------------------------------------------------------
+
+    @property
+    def status_timeout_s(self) -> float:
+        """An answered call reports when it ends: ring, the longest call, and a minute to spare."""
+        return self.settings.ring_timeout_s + self.settings.max_call_s + 60.0
+
+    def bind_status_sink(self, sink: StatusSink) -> None:
+        self._sink = sink
+
+    # --- lifecycle --------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Connect to every server; at least one must come up. Calls this engine's previous life
+        left live are counted against the slots before any new call starts."""
+        for server in self.servers:
+            server.client.subscribe("Hangup", callback=self._hangup_handler(server))
+            server.client.add_listener(self._state_listener(server))
+            server.client.start()
+        results = await asyncio.gather(*(s.client.wait_up() for s in self.servers), return_exceptions=True)
+        up = [s for s, r in zip(self.servers, results, strict=True) if not isinstance(r, BaseException)]
+        for server, r in zip(self.servers, results, strict=True):
+            if isinstance(r, BaseException):
+                log.warning("phone: Asterisk %s not reachable at start: %s", server.name, r)
+        if not up:
+            raise ChannelError("phone: no Asterisk server reachable: "
+                               + "; ".join(f"{s.name}: {r}" for s, r in zip(self.servers, results, strict=True)),
+                               permanent=False)
+        await asyncio.gather(*(self.reconcile(s) for s in up), return_exceptions=True)
+        self._reconciler = asyncio.create_task(self._reconcile_loop(), name="phone-reconcile")
+
+    async def close(self) -> None:
+        self._closing = True
+        if self._reconciler is not None:
+            self._reconciler.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reconciler
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        for server in self.servers:
+            await server.client.close()
+
+    # --- NoticeSource (the /notify flow) -----------------------------------------------------------
+
+    def notice_for(self, attempt_id: int) -> PhoneContent | None:
+        """The content of a call this engine placed and whose result has not come yet."""
+        item = self._notices.get(attempt_id)
+        return item.content if item is not None and isinstance(item.content, PhoneContent) else None
+
+    async def report(self, status: ProviderStatus) -> None:
+        """The flow's result of an answered call: to the engine's sink (stored, then applied)."""
+        attempt_id = attempt_of(status.provider_id)
+        if attempt_id is not None and status.outcome is not None:
+            self._notices.pop(attempt_id, None)
+            self._reported[attempt_id] = status  # poll() answers with it if the sink failed
+        if self._sink is None:
+            log.error("phone: a call result with no status sink bound: %s", status.provider_id)
+            return
+        await self._sink(status)
+        if attempt_id is not None:
+            self._reported.pop(attempt_id, None)
+
+    # --- sending ----------------------------------------------------------------------------------
+
+    async def send(self, item: Outgoing) -> SendResult:
+        extra = {"delivery_id": item.delivery_id, "attempt_id": item.attempt_id, "channel": "phone"}
+        pid = provider_id(item.attempt_id)
+        try:
+            server, channel_id = await self._acquire(item.attempt_id)
+        except ChannelError as exc:
+            return SendResult(Outcome.NEGATIVE, "temporary_failure", retry=True,
+                              detail={"error": str(exc), "placed": False})
+        number = format_number(item.destination, server.settings.number_format)
+        if number is None:
+            self._release(server, channel_id)
+            return SendResult(Outcome.NEGATIVE, "invalid_address",
+                              detail={"error": f"not a dialable number for {server.settings.number_format}"})
+        s = self.settings
+        dial = server.settings.dial_template.format(number=number)
+        dial_local = dial.lower().startswith("local/")
+        variables: dict[str, str | int] = {**server.settings.variables, "DELIVERY_ID": item.delivery_id,
+                                           "ATTEMPT_ID": item.attempt_id,
+                                           "TIMEOUT(absolute)": int(s.ring_timeout_s + s.max_call_s)}
+        evidence: dict[str, object] = {"server": server.name, "uniqueid": channel_id}
+        hangup = server.client.expect("Hangup", {"Uniqueid": channel_id})
+        # A Local channel's cause is on its second leg (the first hangs up with 0).
+        hangup2 = server.client.expect("Hangup", {"Uniqueid": f"{channel_id};2"})
+        self._notices[item.attempt_id] = item
+        try:
+            call = await server.client.originate(
+                dial, context=server.settings.context,
+                exten=server.settings.exten, timeout_ms=int(s.ring_timeout_s * 1000), channel_id=channel_id,
+                variables=variables)
+        except AmiActionError as exc:  # refused outright: nothing was placed
+            hangup2.cancel()
+            self._forget(server, channel_id, item.attempt_id, hangup)
+            log.warning("phone: Originate refused on %s: %s", server.name, exc.message, extra=extra)
+            return SendResult(Outcome.NEGATIVE, "failed", disposition=exc.message[:64],
+                              detail={**evidence, "error": exc.message})
+        except AmiError as exc:
+            hangup2.cancel()
+            # Whether Asterisk queued it is not known: the call may be ringing. Never guessed:
+            # pending under its id, the slot kept until reconciled, poll() asks Asterisk later.
+            if (slot := server.slots.get(channel_id)) is not None:
+                slot.state = "unknown"
+            log.warning("phone: Originate on %s unconfirmed (%s): reconciled later", server.name, exc, extra=extra)
+            return SendResult(None, "pending", provider_id=pid, disposition="originate_unconfirmed",
+                              detail={**evidence, "error": str(exc)})
+        try:
+            result = await call.result(timeout_s=s.ring_timeout_s + 30)
+        except AmiError as exc:
+            hangup2.cancel()
+            if (slot := server.slots.get(channel_id)) is not None:
+                slot.state = "unknown"
+            log.warning("phone: no OriginateResponse from %s (%s): reconciled later", server.name, exc, extra=extra)
+            return SendResult(None, "pending", provider_id=pid, disposition="response_lost",
+                              detail={**evidence, "error": str(exc)})
+        evidence |= {"originate_reason": result.reason, "originate": result.reason_name}
+        if result.answered:
+            slot = server.slots.get(channel_id)
+            if slot is not None:  # (its Hangup may already have released it)
+                slot.state = "live"
+            hangup.cancel()
+            hangup2.cancel()
+            log.info("phone: answered on %s", server.name, extra=extra)
+            return SendResult(None, "pending", provider_id=pid, disposition="answered",
+                              detail={**evidence, "channel_name": result.channel})
+        cause = await self._cause(hangup)
+        if cause in (None, "0") and hangup.done() and dial_local:
+            cause = await self._cause(hangup2) or cause
+        hangup2.cancel()
+        self._forget(server, channel_id, item.attempt_id, hangup)
+        outcome, reason, retry = classify(result, cause)
+        if cause is not None:
+            evidence["hangup_cause"] = cause
+        log.info("phone: %s to %s on %s (reason %s, cause %s)", reason, mask_destination(item.destination),
+                 server.name, result.reason, cause, extra=extra)
+        disposition = f"reason {result.reason}" + (f" cause {cause}" if cause else "")
+        return SendResult(outcome, reason, retry=retry, disposition=disposition, detail=evidence)
+
+    @staticmethod
+    async def _cause(hangup: asyncio.Future[Event]) -> str | None:
+        if not hangup.done():
+            await asyncio.wait({hangup}, timeout=HANGUP_CAUSE_WAIT_S)
+        if hangup.done() and not hangup.cancelled() and hangup.exception() is None:
+            return hangup.result().get("Cause") or None
+        return None
+
+    def _forget(self, server: _Server, channel_id: str, attempt_id: int, hangup: asyncio.Future[Event]) -> None:
+        if not hangup.done():
+            hangup.cancel()
+        self._notices.pop(attempt_id, None)
+        self._release(server, channel_id)
+
+    async def _acquire(self, attempt_id: int) -> tuple[_Server, str]:
+        """A slot on the least loaded server that is up and has room, paced to its rate. Waits for
+        room; ChannelError if no server is up for a connect timeout."""
+        channel_id = f"ai-{attempt_id}-{self._token}"
+        down_since: float | None = None
+        async with self._capacity:
+            while True:
+                now = time.monotonic()
+                up = [s for s in self.servers if s.up]
+                ready = [s for s in up if s.free > 0]
+                if ready:
+                    server = min(ready, key=lambda s: (s.load, s.next_start(now), s.name))
+                    server.slots[channel_id] = _Slot(attempt_id, "dialing")
+                    server.peak = max(server.peak, len(server.slots))
+                    start_at = server.book_start(now)
+                    break
+                if not up:
+                    down_since = down_since or now
+                    limit = max(s.settings.connect_timeout_s for s in self.servers)
+                    if now - down_since >= limit:
+                        raise ChannelError("no Asterisk server is up", permanent=False)
+                else:
+                    down_since = None
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(1.0):  # also wakes on a server coming up
+                        await self._capacity.wait()
+        # The start was booked under the lock; its pacing wait is outside it (others go meanwhile).
+        delay = start_at - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        return server, channel_id
+
+    def _release(self, server: _Server, channel_id: str) -> None:
+        if server.slots.pop(channel_id, None) is not None:
+            self._notify_capacity()
+
+    def _notify_capacity(self) -> None:
+        async def notify() -> None:
+            async with self._capacity:
+                self._capacity.notify_all()
+        if not self._closing:
+            self._spawn(notify())
+
+    def _spawn(self, coro: Coroutine[object, object, None]) -> None:
+        task: asyncio.Task[object] = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # --- call ends and reconciliation ---------------------------------------------------------------
+
+    def _hangup_handler(self, server: _Server) -> Callable[[Event], None]:
+        def on_hangup(event: Event) -> None:
+            uid = event.get("Uniqueid")
+            if uid in server.slots:
+                self._release(server, uid)
+        return on_hangup
+
+    def _state_listener(self, server: _Server) -> Callable[[AmiState], None]:
+        def on_state(state: AmiState) -> None:
+            if state is AmiState.UP and not self._closing and server.client.connects > 1:
+                self._spawn(self._safe_reconcile(server))  # Hangups may have been lost while down
+            self._notify_capacity()
+        return on_state
+
+    async def _safe_reconcile(self, server: _Server) -> None:
+        try:
+            await self.reconcile(server)
+        except AmiError as exc:
+            log.warning("phone: reconcile on %s failed: %s", server.name, exc)
+
+    async def _reconcile_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.reconcile_s)
+            for server in self.servers:
+                if server.up:
+                    await self._safe_reconcile(server)
+
+    async def reconcile(self, server: _Server) -> None:
+        """Slots against the calls Asterisk has: a live/unknown call it no longer has is released;
+        a call it has that we hold no slot for (an earlier life of the engine) takes one."""
+        channels = await server.client.core_show_channels()
+        ours: dict[str, int | None] = {}
+        for c in channels:
+            attempt = c.chan_variables.get("ATTEMPT_ID")
+            uid = c.get("Uniqueid")
+            if attempt is not None and uid and ";" not in uid:
+                ours[uid] = int(attempt) if attempt.isdigit() else None
+        for uid, slot in list(server.slots.items()):
+            if slot.state != "dialing" and uid not in ours:
+                self._release(server, uid)
+        for uid, attempt_id in ours.items():
+            if uid not in server.slots:
+                server.slots[uid] = _Slot(attempt_id, "foreign")
+
+    async def live_attempts(self) -> dict[int, str] | None:
+        """Attempt id -> server of every call Asterisk has up; None when a server cannot be asked."""
+        found: dict[int, str] = {}
+        for server in self.servers:
+            if not server.up:
+                return None
+            try:
+                channels = await server.client.core_show_channels()
+            except AmiError:
+                return None
+            for c in channels:
+                attempt = c.chan_variables.get("ATTEMPT_ID", "")
+                if attempt.isdigit():
+                    found[int(attempt)] = server.name
+        return found
+
+    async def poll(self, provider_id: str) -> ProviderStatus | None:
+        """An answered (or unconfirmed) call whose result never came: still up on Asterisk → ask
+        later; gone → negative `no_report` (recorded, so a later call is never a silent second);
+        a server that cannot be asked → None (never taken for "gone")."""
+        attempt_id = attempt_of(provider_id)
+        if attempt_id is None:
+            return None
+        if (reported := self._reported.pop(attempt_id, None)) is not None:
+            return reported
+        live = await self.live_attempts()
+        if live is None or attempt_id in live:
+            return None
+        self._notices.pop(attempt_id, None)
+        return ProviderStatus(Channel.PHONE, provider_id, "gone", Outcome.NEGATIVE, "no_report",
+                              detail={"note": "the call ended on Asterisk with no result from the flow"})
+
+    async def wait_idle(self, timeout_s: float) -> None:
+        """Until no server holds a slot (every call this engine placed has ended)."""
+        async with asyncio.timeout(timeout_s), self._capacity:
+            await self._capacity.wait_for(lambda: not any(s.slots for s in self.servers))
+
+    def stats(self) -> dict[str, dict[str, object]]:
+        return {s.name: {"state": s.client.state.value, "live": len(s.slots), "peak": s.peak,
+                         "max_channels": s.settings.max_channels} for s in self.servers}
