@@ -111,7 +111,9 @@ def run(
 
 
 @app.command("demo")
-def demo(rows: Annotated[int, typer.Option(help="Rows in the generated billing export.")] = 300) -> None:
+def demo(rows: Annotated[int, typer.Option(help="Rows in the generated billing export.")] = 300,
+         phone: Annotated[bool, typer.Option("--phone", help="Instead: a phone campaign through the prebuilt "
+                                             "Asterisk of ../shared/asterisk (said when absent).")] = False) -> None:
     """Set up the embedded default (SQLite) and show a small campaign end to end."""
     from autoinform import logs
     from autoinform.cli.common import console
@@ -124,6 +126,10 @@ def demo(rows: Annotated[int, typer.Option(help="Rows in the generated billing e
         fail(str(exc), 2)
     logs.configure("WARNING", settings.log_json)
     try:
-        run_demo(console, rows=rows)
+        if phone:
+            from autoinform.demo_phone import run_phone_demo
+            run_phone_demo(console, settings)
+        else:
+            run_demo(console, rows=rows)
     except AutoinformError as exc:
         fail(str(exc))
