@@ -656,16 +656,19 @@ def apply_statuses(session: Session, *, now: datetime, policies: dict[Channel, R
 
 def _apply_event(session: Session, e: ProviderEvent, a: Attempt, now: datetime,
                  policies: dict[Channel, RetryPolicy]) -> None:
+    # The report's own evidence (a call's prompts, keys, AMD status; an operator transfer's outcome
+    # that comes after the result) is kept on the attempt (AI-2, AI-8; issue 10); the attempt's own
+    # keys (what the send recorded) win over a report's of the same name.
+    evidence = {k: v for k, v in (e.detail or {}).items() if k not in a.detail}
     if e.outcome is None:
-        a.detail = {**a.detail, "last_status": e.status}
+        a.detail = {**a.detail, **evidence, "last_status": e.status}
         return
     if a.outcome is not None:
         return  # already final (a duplicate report)
     # The provider's retry flag goes with the outcome, so the policy retries what may still
     # arrive (handset off) and not what never will (spam filter): issue 8 item 7.
     a.outcome, a.reason, a.disposition, a.retry = e.outcome, e.reason, e.status, e.retry
-    if e.error_code:
-        a.detail = {**a.detail, "error_code": e.error_code}
+    a.detail = {**a.detail, **evidence, **({"error_code": e.error_code} if e.error_code else {})}
     _settle(session, a, now, policies)
 
 

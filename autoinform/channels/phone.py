@@ -21,6 +21,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Literal
 
 from autoinform.channels.base import Outgoing, ProviderStatus, SendResult, StatusSink
@@ -40,6 +41,9 @@ PROVIDER_PREFIX = "call-"
 HANGUP_CAUSE_WAIT_S = 1.0
 # Hangup causes (Q.850) of a number that cannot be dialled: never retried.
 INVALID_NUMBER_CAUSES = frozenset({"1", "3", "22", "28"})
+# The operator queue's events (AI-8): the transfer's outcome is read from them (app_queue, class
+# "agent"; docs/asterisk/manager.conf lets them through). Hangup ends a transfer no one took.
+QUEUE_EVENTS = ("QueueCallerJoin", "AgentConnect", "QueueCallerAbandon", "Hangup")
 
 
 def provider_id(attempt_id: int) -> str:
@@ -84,6 +88,31 @@ def classify(result: OriginateResult, cause: str | None) -> tuple[Outcome | None
 
 
 SlotState = Literal["dialing", "live", "unknown", "foreign"]
+
+
+@dataclass
+class _Transfer:
+    """A call in the operators' queue, from its QueueCallerJoin until an operator or the caller ends it."""
+
+    attempt_id: int
+    queue: str
+    joined_at: str
+    joined: float = field(default_factory=time.monotonic)
+
+    def outcome(self, result: str, event: Event | None) -> dict[str, object]:
+        hold = event.get("HoldTime") if event is not None else ""
+        found: dict[str, object] = {
+            "queue": self.queue, "result": result, "answered": result == "answered",
+            "joined_at": self.joined_at, "ended_at": _utc_now(),
+            # Asterisk's own count of seconds in the queue; our clock when it gave none
+            "wait_s": int(hold) if hold.isdigit() else round(time.monotonic() - self.joined, 1)}
+        if result == "answered" and event is not None:
+            found["operator"] = event.get("MemberName") or event.get("Interface")
+        return found
+
+
+def _utc_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 @dataclass
@@ -155,6 +184,7 @@ class PhoneChannel:
         self._tasks: set[asyncio.Task[object]] = set()
         self._reconciler: asyncio.Task[None] | None = None
         self._closing = False
+        self._transfers: dict[tuple[str, str], _Transfer] = {}  # (server, caller Uniqueid)
 
     # --- settings the dispatcher reads ------------------------------------------------------------
 
@@ -173,6 +203,8 @@ class PhoneChannel:
         left live are counted against the slots before any new call starts."""
         for server in self.servers:
             server.client.subscribe("Hangup", callback=self._hangup_handler(server))
+            # One subscription, so a transfer's events and its Hangup are seen in Asterisk's order.
+            server.client.subscribe(*QUEUE_EVENTS, callback=self._queue_handler(server))
             server.client.add_listener(self._state_listener(server))
             server.client.start()
         results = await asyncio.gather(*(s.client.wait_up() for s in self.servers), return_exceptions=True)
@@ -367,6 +399,41 @@ class PhoneChannel:
             if uid in server.slots:
                 self._release(server, uid)
         return on_hangup
+
+    def _queue_handler(self, server: _Server) -> Callable[[Event], None]:
+        """The operator transfer's outcome (AI-8): answered by an operator (after how long, by
+        whom), abandoned by the caller, or left unanswered (the queue's timeout, then the call
+        ended). Reported as an intermediate status: the attempt's result (`transferred`) is the
+        flow's; this adds detail["transfer"] to it."""
+        def on_event(event: Event) -> None:
+            name, uid = event.get("Event").lower(), event.get("Uniqueid")
+            key = (server.name, uid)
+            if name == "queuecallerjoin":
+                attempt = event.chan_variables.get("ATTEMPT_ID", "")
+                slot = server.slots.get(uid)
+                attempt_id = int(attempt) if attempt.isdigit() else (slot.attempt_id if slot else None)
+                if attempt_id is not None:
+                    self._transfers[key] = _Transfer(attempt_id, event.get("Queue"), _utc_now())
+                return
+            transfer = self._transfers.pop(key, None)
+            if transfer is None:
+                return
+            result = {"agentconnect": "answered", "queuecallerabandon": "abandoned"}.get(name, "unanswered")
+            found = transfer.outcome(result, None if name == "hangup" else event)
+            log.info("phone: operator transfer %s after %s s on %s", result, found["wait_s"], server.name,
+                     extra={"attempt_id": transfer.attempt_id, "channel": "phone"})
+            status = ProviderStatus(Channel.PHONE, provider_id(transfer.attempt_id), f"transfer_{result}", None,
+                                    "transferred", detail={"transfer": found})
+            if self._sink is not None and not self._closing:
+                self._spawn(self._report_transfer(status))
+        return on_event
+
+    async def _report_transfer(self, status: ProviderStatus) -> None:
+        assert self._sink is not None
+        try:
+            await self._sink(status)
+        except Exception:  # the call's result is already stored; this is its detail, logged if lost
+            log.exception("phone: the operator transfer's outcome could not be stored: %s", status.detail)
 
     def _state_listener(self, server: _Server) -> Callable[[AmiState], None]:
         def on_state(state: AmiState) -> None:

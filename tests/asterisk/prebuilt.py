@@ -19,6 +19,7 @@ import socket
 import subprocess
 import tarfile
 import tempfile
+import wave
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,6 +48,48 @@ total_analysis_time = 1000
 min_word_length = 100
 maximum_word_length = 1500
 """
+
+
+# The operators' queues of docs/asterisk/extensions.conf's [autoinform-operator] (AI-8): members are
+# Local channels into extensions-test.conf's [test-operator], which answers after 2 s.
+QUEUES_CONF = """[general]
+persistentmembers = no
+
+[operators]
+strategy = ringall
+timeout = 15
+retry = 1
+ringinuse = yes
+joinempty = yes
+leavewhenempty = no
+member => Local/s@test-operator/n
+"""
+# The project's prompts (audio/, as `autoinform audio` builds them) cut to this many seconds: the
+# flow plays what production plays, in test calls of a second or two.
+PROMPT_CUT_S = 0.3
+
+
+def install_sounds(target: Path, audio_dir: Path = ROOT / "audio", cut_s: float = PROMPT_CUT_S) -> Path:
+    """A sounds directory as Asterisk expects it (ivr/prompts.py playback_name: sounds/ru/autoinform/
+    <prompt id>.wav), every prompt cut to `cut_s`; and sounds/autoinform-test/silence.wav, 2 s of
+    digital silence (what an answering machine's quiet start sounds like to AMD)."""
+    for wav in audio_dir.rglob("*.wav"):
+        out = target / "ru" / "autoinform" / wav.relative_to(audio_dir)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with wave.open(str(wav), "rb") as src:
+            params = src.getparams()
+            frames = src.readframes(int(params.framerate * cut_s))
+        with wave.open(str(out), "wb") as dst:
+            dst.setparams(params)
+            dst.writeframes(frames)
+    silence = target / "autoinform-test" / "silence.wav"
+    silence.parent.mkdir(parents=True, exist_ok=True)
+    with wave.open(str(silence), "wb") as dst:
+        dst.setnchannels(1)
+        dst.setsampwidth(2)
+        dst.setframerate(8000)
+        dst.writeframes(b"\0\0" * 16000)
+    return target
 
 
 class Unavailable(Exception):
@@ -180,13 +223,16 @@ class AsteriskInstance:
         overlay = self.runtime.parent / f"{self.runtime.name}-overlay"
         return {**os.environ, "AST_AMI_PORT": str(self.ami_port), "AST_SIP_PORT": str(self.sip_port),
                 "AST_CONF_OVERLAY": str(overlay), "AST_NO_APT": "1", "AST_SOUND_DEBS": "",
-                "AST_VERBOSE": "3", "AST_BOOT_TIMEOUT": "60"}
+                "AST_VERBOSE": "3", "AST_BOOT_TIMEOUT": "60",
+                "AST_SOUNDS_DIR": str(self.runtime.parent / f"{self.runtime.name}-sounds")}
 
     def write_config(self) -> None:
         overlay = Path(self.env["AST_CONF_OVERLAY"])
         overlay.mkdir(parents=True, exist_ok=True)
         (overlay / "manager.conf").write_text(manager_conf(self.ami_port, self.secret, self.admin_secret))
         (overlay / "amd.conf").write_text(AMD_CONF)
+        (overlay / "queues.conf").write_text(QUEUES_CONF)
+        install_sounds(Path(self.env["AST_SOUNDS_DIR"]))
         (self.runtime.parent / f"{self.runtime.name}-extensions.conf").write_text(extensions_conf(self.extra_dialplan))
 
     def start(self) -> None:
