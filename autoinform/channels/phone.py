@@ -318,7 +318,7 @@ class PhoneChannel:
         hangup2.cancel()
         self._forget(server, channel_id, item.attempt_id, hangup)
         outcome, reason, retry = classify(result, cause)
-        if reason == "failed" and cause in (None, "0") and server.stopping:
+        if reason == "failed" and cause in (None, "0") and not await self._accepting_calls(server):
             # Queued, then no channel could be made: Asterisk was stopping, not a bad number.
             outcome, reason, retry = Outcome.NEGATIVE, "temporary_failure", True
         if cause is not None:
@@ -327,6 +327,24 @@ class PhoneChannel:
                  server.name, result.reason, cause, extra=extra)
         disposition = f"reason {result.reason}" + (f" cause {cause}" if cause else "")
         return SendResult(outcome, reason, retry=retry, disposition=disposition, detail=evidence)
+
+    async def _accepting_calls(self, server: _Server) -> bool:
+        """After a call failed with no cause (no channel made): is that the server's state? Its
+        notification extension gone, its AMI link down, or its Shutdown event within a moment
+        mean a stopping Asterisk, not a bad number (issue 10 item 2b)."""
+        try:
+            await server.client.action("ShowDialPlan", {"Context": server.settings.context,
+                                                        "Extension": server.settings.exten},
+                                       timeout_s=HANGUP_CAUSE_WAIT_S)
+        except AmiError:  # (AmiActionError: no such extension now)
+            server.paused_until = time.monotonic() + REFUSAL_PAUSE_S
+            return False
+        deadline = time.monotonic() + HANGUP_CAUSE_WAIT_S
+        while time.monotonic() < deadline:
+            if server.stopping or not server.up:
+                return False
+            await asyncio.sleep(0.05)
+        return True
 
     @staticmethod
     async def _cause(hangup: asyncio.Future[Event]) -> str | None:
