@@ -247,6 +247,11 @@ class PhoneSettings(BaseModel):
     max_call_s: float = Field(600.0, gt=0)
     # How often live calls are reconciled against CoreShowChannels (a Hangup lost with the link).
     reconcile_s: float = Field(30.0, gt=0)
+    # Limits per customer (issue 10 part 2, AI-13), enforced when deliveries are claimed: at most
+    # this many call attempts per customer per local day (settings.tz; 0: no limit), and at least
+    # this long between two calls to the same number (0: none). Over either, the delivery waits.
+    max_calls_per_day: int = Field(0, ge=0)
+    min_call_interval_s: float = Field(0.0, ge=0)
 
     @field_validator("servers")
     @classmethod

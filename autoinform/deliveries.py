@@ -16,7 +16,7 @@ import socket
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any, Protocol, cast
 
 from sqlalchemy import Connection, Table, bindparam, func, or_, select, update
@@ -96,6 +96,23 @@ class ClaimReport:
     # Deliveries that could not be rendered, by (campaign, reason code, words): the dispatcher logs
     # each distinct one once per campaign, not once per message (issue 9 item 2).
     failures: dict[tuple[int, str, str], int] = field(default_factory=lambda: defaultdict(int))
+    # Phone deliveries over a per-customer call limit (CallLimits): released to the earliest
+    # instant the limits allow, not failed (issue 10 part 2).
+    limited: int = 0
+
+
+@dataclass(frozen=True)
+class CallLimits:
+    """Per-customer call limits (AI-13, issue 10 part 2): at most `per_day` call attempts per
+    customer per local day of the window's time zone (0: none), and at least `min_interval`
+    between two calls to the same number."""
+
+    per_day: int = 0
+    min_interval: timedelta = timedelta(0)
+
+    @property
+    def active(self) -> bool:
+        return self.per_day > 0 or self.min_interval > timedelta(0)
 
 
 def render_failure(exc: AutoinformError) -> tuple[str, str]:
@@ -229,6 +246,68 @@ _INTERRUPTED = (select(Attempt.delivery_id, Attempt.id, Attempt.channel, Attempt
                 .where(Attempt.reason == "interrupted"))
 
 
+# What counts as a call: a phone attempt that may have left (not one held at the instant of
+# sending, not one that could not be rendered).
+_NOT_CALLS = ("missing_variable", "render_error")
+
+
+def _is_call() -> Any:
+    return ((Attempt.channel == Channel.PHONE)
+            & or_(Attempt.disposition.is_(None), Attempt.disposition != "not_sent")
+            & or_(Attempt.reason.is_(None), Attempt.reason.not_in(_NOT_CALLS)))
+
+
+# Calls per customer since a local day's start: by deliveries.customer_id, then attempts.delivery_id.
+_CALLS_TODAY = (select(Delivery.customer_id, func.count(Attempt.id))
+                .join(Attempt, Attempt.delivery_id == Delivery.id)
+                .where(_in_ids(Delivery.customer_id), Attempt.started_at >= bindparam("since"), _is_call())
+                .group_by(Delivery.customer_id))
+# The last call to each number within the interval: by the (destination, started_at) index.
+_LAST_CALL = (select(Attempt.destination, func.max(Attempt.started_at))
+              .where(_in_ids(Attempt.destination), Attempt.started_at > bindparam("since"), _is_call())
+              .group_by(Attempt.destination))
+
+
+def _local_day_start(now: datetime, window: InformingWindow, days: int = 0) -> datetime:
+    local = now.astimezone(window.tz).date() + timedelta(days=days)
+    return datetime.combine(local, time(0), tzinfo=window.tz)
+
+
+class _CallBook:
+    """The calls already made, and those this claim adds, for the customers and numbers leased."""
+
+    def __init__(self, conn: Connection, limits: CallLimits, now: datetime, window: InformingWindow,
+                 customers: Collection[int], numbers: Collection[str]) -> None:
+        self.limits, self.now, self.window = limits, now, window
+        self.today: dict[int, int] = defaultdict(int)
+        self.last: dict[str, datetime] = {}
+        if limits.per_day > 0 and customers:
+            self.today.update(conn.execute(_CALLS_TODAY, {"ids": list(customers),
+                                                          "since": _local_day_start(now, window)}).all())
+        if limits.min_interval > timedelta(0) and numbers:
+            rows = conn.execute(_LAST_CALL, {"ids": list(numbers), "since": now - limits.min_interval}).all()
+            self.last.update((number, _utc(at)) for number, at in rows if at is not None)
+
+    def allowed_at(self, customer_id: int, number: str) -> datetime | None:
+        """None if a call may start now; else the earliest instant the limits allow one."""
+        at = self.now
+        if self.limits.per_day > 0 and self.today[customer_id] >= self.limits.per_day:
+            at = max(at, _local_day_start(self.now, self.window, days=1))
+        last = self.last.get(number)
+        if last is not None and last + self.limits.min_interval > self.now:
+            at = max(at, last + self.limits.min_interval)
+        return None if at == self.now else at
+
+    def book(self, customer_id: int, number: str) -> None:
+        self.today[customer_id] += 1
+        self.last[number] = self.now
+
+
+def _utc(at: datetime) -> datetime:
+    # Aggregates (max) skip the column's type on some backends: naive UTC comes back.
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
 def _lease(conn: Connection, now: datetime, limit: int, worker: str, lease_until: datetime) -> list[_Leased]:
     stmt = _LEASE_SKIP_LOCKED if conn.dialect.name == "postgresql" else _LEASE
     return [_Leased(*row) for row in conn.execute(stmt, {"now": now, "limit": limit, "worker": worker,
@@ -242,12 +321,15 @@ def _campaign_facts(conn: Connection, campaign_ids: set[int]) -> dict[int, _Camp
 
 
 def claim(session: Session, *, now: datetime, limit: int, worker: str, lease_s: float,
-          window: InformingWindow, renderer: Renderer, sendable: Collection[Channel] | None = None) -> ClaimReport:
+          window: InformingWindow, renderer: Renderer, sendable: Collection[Channel] | None = None,
+          call_limits: CallLimits | None = None) -> ClaimReport:
     """Lease up to `limit` due deliveries, route and render them, and record their attempts.
 
     `sendable`: the channels this engine can send on (None: all); work routed to another channel
-    stays pending. Works on plain rows through the session's Core connection and writes in bulk:
-    ORM objects and per-row result processing here cost more than the sending.
+    stays pending. `call_limits`: a phone delivery over them is released to the earliest instant
+    they (and the window) allow, or ends `call_limit` if the campaign ends first. Works on plain
+    rows through the session's Core connection and writes in bulk: ORM objects and per-row result
+    processing here cost more than the sending.
     """
     report = ClaimReport()
     conn = session.connection()
@@ -267,6 +349,10 @@ def claim(session: Session, *, now: datetime, limit: int, worker: str, lease_s: 
     stopped = _stopped_accounts(conn, [p[0] for p in people.values()])
     previous = _interrupted_attempts(conn, ids)
     open_now = window.allows(now)
+    book = None
+    if call_limits is not None and call_limits.active:
+        numbers = {c.value for cs in contacts.values() for c in cs if c.channel is Channel.PHONE}
+        book = _CallBook(conn, call_limits, now, window, {d.customer_id for d in leased}, numbers)
 
     changes: list[dict[str, Any]] = []
     attempts: list[dict[str, Any]] = []  # closed at once (render errors)
@@ -300,6 +386,17 @@ def claim(session: Session, *, now: datetime, limit: int, worker: str, lease_s: 
             changes.append(_released(delivery_id, now + CHANNEL_WAIT))
             report.unavailable[r.channel] += 1
             continue
+        if book is not None and r.channel is Channel.PHONE:
+            allowed = book.allowed_at(d.customer_id, r.destination)
+            if allowed is not None:
+                nxt = window.next_allowed(allowed)
+                if nxt >= end_at:
+                    changes.append(_finished(delivery_id, Outcome.NEGATIVE, "call_limit", now))
+                    report.finalized["call_limit"] += 1
+                else:
+                    changes.append(_released(delivery_id, nxt))
+                    report.limited += 1
+                continue
         if r.index != chain_index:
             attempts_done = 0
         recipient = Recipient(account=account, name=name, group=group, division=division or "",
@@ -325,6 +422,8 @@ def claim(session: Session, *, now: datetime, limit: int, worker: str, lease_s: 
             continue
         # Channel and chain position are written with the result (record): routing is
         # deterministic, so a crash before then re-routes the same way.
+        if book is not None and r.channel is Channel.PHONE:
+            book.book(d.customer_id, r.destination)
         prev = previous.get(delivery_id)
         opened.append({"delivery_id": delivery_id, "channel": r.channel, "destination": r.destination,
                        "content": content_text(content), "duplicate_of": prev.attempt_id if prev else None})

@@ -87,6 +87,9 @@ class Dispatcher:
         self.worker = worker or default_worker_name()
         self.clock = clock
         self.window = rt.window
+        phone = rt.settings.phone
+        self.call_limits = deliveries.CallLimits(phone.max_calls_per_day,
+                                                 timedelta(seconds=phone.min_call_interval_s))
         cfg = rt.settings.dispatch
         self.limits: dict[Channel, ChannelLimits] = {Channel.EMAIL: cfg.email, Channel.SMS: cfg.sms,
                                                      Channel.PHONE: cfg.phone}
@@ -258,7 +261,8 @@ class Dispatcher:
         def claim(s: Session) -> deliveries.ClaimReport:
             return deliveries.claim(s, now=now, limit=limit, worker=self.worker,
                                     lease_s=self.rt.settings.dispatch.lease_s, window=self.window,
-                                    renderer=self.renderer, sendable=self.senders.keys())
+                                    renderer=self.renderer, sendable=self.senders.keys(),
+                                    call_limits=self.call_limits)
         return claim
 
     def _account(self, report: deliveries.ClaimReport) -> None:

@@ -323,6 +323,8 @@ class Attempt(Base):
     """One try on one channel; rows are only ever added, never overwritten (AI-2)."""
 
     __tablename__ = "attempts"
+    # The per-customer call limits read the last call to each number (deliveries.claim).
+    __table_args__ = (Index("ix_attempts_destination_started", "destination", "started_at"),)
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     delivery_id: Mapped[int] = mapped_column(ForeignKey("deliveries.id"), index=True)

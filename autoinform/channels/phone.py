@@ -44,6 +44,12 @@ INVALID_NUMBER_CAUSES = frozenset({"1", "3", "22", "28"})
 # The operator queue's events (AI-8): the transfer's outcome is read from them (app_queue, class
 # "agent"; docs/asterisk/manager.conf lets them through). Hangup ends a transfer no one took.
 QUEUE_EVENTS = ("QueueCallerJoin", "AgentConnect", "QueueCallerAbandon", "Hangup")
+# Originate refusals that say the server cannot take a call now, nothing about the customer: retried,
+# never a final failure of the delivery. A stopping Asterisk says "shutting down", then (its
+# dialplan unloaded) that the notification context's extension does not exist; the customer's
+# number is in the dial string, never that extension. The server takes no call until it is back.
+TRANSIENT_REFUSALS = ("shutting down", "not fully booted", "extension does not exist")
+REFUSAL_PAUSE_S = 2.0
 
 
 def provider_id(attempt_id: int) -> str:
@@ -128,6 +134,12 @@ class _Server:
     slots: dict[str, _Slot] = field(default_factory=dict)  # by channel Uniqueid
     starts: deque[float] = field(default_factory=deque)  # monotonic times of recent Originates
     peak: int = 0
+    # The AMI connection count when this server said it is shutting down (Shutdown event): it takes
+    # no call until it has come back (a new connection), and a failure it gives meanwhile is its
+    # own, not the number's (issue 10 item 2b). A refusal that says so pauses it for a moment only
+    # (a server just started may refuse until its dialplan is loaded).
+    stopping_at: int | None = None
+    paused_until: float = 0.0
 
     @property
     def name(self) -> str:
@@ -136,6 +148,15 @@ class _Server:
     @property
     def up(self) -> bool:
         return self.client.state is AmiState.UP
+
+    @property
+    def stopping(self) -> bool:
+        return ((self.stopping_at is not None and self.stopping_at == self.client.connects)
+                or time.monotonic() < self.paused_until)
+
+    @property
+    def accepting(self) -> bool:
+        return self.up and not self.stopping
 
     @property
     def free(self) -> int:
@@ -205,6 +226,7 @@ class PhoneChannel:
             server.client.subscribe("Hangup", callback=self._hangup_handler(server))
             # One subscription, so a transfer's events and its Hangup are seen in Asterisk's order.
             server.client.subscribe(*QUEUE_EVENTS, callback=self._queue_handler(server))
+            server.client.subscribe("Shutdown", callback=self._shutdown_handler(server))
             server.client.add_listener(self._state_listener(server))
             server.client.start()
         results = await asyncio.gather(*(s.client.wait_up() for s in self.servers), return_exceptions=True)
@@ -286,6 +308,12 @@ class PhoneChannel:
             hangup2.cancel()
             self._forget(server, channel_id, item.attempt_id, hangup)
             log.warning("phone: Originate refused on %s: %s", server.name, exc.message, extra=extra)
+            if any(words in exc.message.lower() for words in TRANSIENT_REFUSALS):
+                # The server's state, not the number: called again later (issue 10 item 2b).
+                server.paused_until = time.monotonic() + REFUSAL_PAUSE_S
+                return SendResult(Outcome.NEGATIVE, "temporary_failure", retry=True,
+                                  disposition=exc.message[:64],
+                                  detail={**evidence, "error": exc.message, "placed": False})
             return SendResult(Outcome.NEGATIVE, "failed", disposition=exc.message[:64],
                               detail={**evidence, "error": exc.message})
         except AmiError as exc:
@@ -322,12 +350,33 @@ class PhoneChannel:
         hangup2.cancel()
         self._forget(server, channel_id, item.attempt_id, hangup)
         outcome, reason, retry = classify(result, cause)
+        if reason == "failed" and cause in (None, "0") and not await self._accepting_calls(server):
+            # Queued, then no channel could be made: Asterisk was stopping, not a bad number.
+            outcome, reason, retry = Outcome.NEGATIVE, "temporary_failure", True
         if cause is not None:
             evidence["hangup_cause"] = cause
         log.info("phone: %s to %s on %s (reason %s, cause %s)", reason, mask_destination(item.destination),
                  server.name, result.reason, cause, extra=extra)
         disposition = f"reason {result.reason}" + (f" cause {cause}" if cause else "")
         return SendResult(outcome, reason, retry=retry, disposition=disposition, detail=evidence)
+
+    async def _accepting_calls(self, server: _Server) -> bool:
+        """After a call failed with no cause (no channel made): is that the server's state? Its
+        notification extension gone, its AMI link down, or its Shutdown event within a moment
+        mean a stopping Asterisk, not a bad number (issue 10 item 2b)."""
+        try:
+            await server.client.action("ShowDialPlan", {"Context": server.settings.context,
+                                                        "Extension": server.settings.exten},
+                                       timeout_s=HANGUP_CAUSE_WAIT_S)
+        except AmiError:  # (AmiActionError: no such extension now)
+            server.paused_until = time.monotonic() + REFUSAL_PAUSE_S
+            return False
+        deadline = time.monotonic() + HANGUP_CAUSE_WAIT_S
+        while time.monotonic() < deadline:
+            if server.stopping or not server.up:
+                return False
+            await asyncio.sleep(0.05)
+        return True
 
     @staticmethod
     async def _cause(hangup: asyncio.Future[Event]) -> str | None:
@@ -351,7 +400,7 @@ class PhoneChannel:
         async with self._capacity:
             while True:
                 now = time.monotonic()
-                up = [s for s in self.servers if s.up]
+                up = [s for s in self.servers if s.accepting]
                 ready = [s for s in up if s.free > 0]
                 if ready:
                     server = min(ready, key=lambda s: (s.load, s.next_start(now), s.name))
@@ -434,6 +483,13 @@ class PhoneChannel:
             await self._sink(status)
         except Exception:  # the call's result is already stored; this is its detail, logged if lost
             log.exception("phone: the operator transfer's outcome could not be stored: %s", status.detail)
+
+    def _shutdown_handler(self, server: _Server) -> Callable[[Event], None]:
+        def on_shutdown(event: Event) -> None:
+            log.warning("phone: Asterisk %s is shutting down: no calls there until it is back", server.name)
+            server.stopping_at = server.client.connects
+            self._notify_capacity()
+        return on_shutdown
 
     def _state_listener(self, server: _Server) -> Callable[[AmiState], None]:
         def on_state(state: AmiState) -> None:

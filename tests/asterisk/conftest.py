@@ -35,11 +35,8 @@ def asterisk_home() -> Path:
     return home
 
 
-@pytest.fixture(scope="session")
-def asterisk(asterisk_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AsteriskInstance]:
-    """One Asterisk for the session: AMI user `autoinform` (docs/asterisk/manager.conf) on a free
-    loopback port, the docs dialplan plus the test contexts."""
-    instance = AsteriskInstance(asterisk_home, tmp_path_factory.mktemp("ast"))
+def _running(home: Path, runtime: Path) -> Iterator[AsteriskInstance]:
+    instance = AsteriskInstance(home, runtime)
     try:
         instance.start()
     except Unavailable as exc:
@@ -48,3 +45,16 @@ def asterisk(asterisk_home: Path, tmp_path_factory: pytest.TempPathFactory) -> I
         yield instance
     finally:
         instance.stop()
+
+
+@pytest.fixture(scope="session")
+def asterisk(asterisk_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AsteriskInstance]:
+    """One Asterisk for the session: AMI user `autoinform` (docs/asterisk/manager.conf) on a free
+    loopback port, the docs dialplan plus the test contexts."""
+    yield from _running(asterisk_home, tmp_path_factory.mktemp("ast"))
+
+
+@pytest.fixture(scope="session")
+def asterisk2(asterisk_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AsteriskInstance]:
+    """A second Asterisk, its own AMI and SIP ports and runtime dir: calls over two servers."""
+    yield from _running(asterisk_home, tmp_path_factory.mktemp("ast2"))
