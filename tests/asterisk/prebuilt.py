@@ -44,7 +44,7 @@ AMD_CONF = """[general]
 initial_silence = 500
 greeting = 1500
 after_greeting_silence = 300
-total_analysis_time = 1000
+total_analysis_time = 2000
 min_word_length = 100
 maximum_word_length = 1500
 """
