@@ -6,7 +6,7 @@ import codecs
 import csv
 import io
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -183,6 +183,15 @@ def add_stops(session: Session, accounts: Iterable[str], *, reason: str, source:
     audit(session, actor, "stoplist.add", "stop_list", source, accounts=len(rows), reason=reason,
           rejected_lines=rejected)
     return len(rows)
+
+
+def unknown_accounts(session: Session, accounts: Sequence[str]) -> list[str]:
+    """The accounts no customer has: a stop for them stops nothing (a list imported later is newer
+    than the stop), so they are reported, not added (issue 9: bad data never passes silently)."""
+    known: set[str] = set()
+    for i in range(0, len(accounts), 1000):
+        known.update(session.scalars(select(Customer.account).where(Customer.account.in_(accounts[i:i + 1000]))))
+    return [a for a in accounts if a not in known]
 
 
 STOP_COLUMNS = ("id", "account", "reason", "source", "created_at")

@@ -94,14 +94,29 @@ def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     return tmp_path
 
 
+def _customers(*accounts: str) -> None:
+    from autoinform.db import transaction
+    from autoinform.runtime import open_runtime
+
+    rt = open_runtime()
+    try:
+        with transaction(rt.sessions) as s:
+            s.add_all([Customer(account=a, name=f"Клиент {a}", group=1) for a in accounts])
+    finally:
+        rt.close()
+
+
 def test_cli_stores_the_reason_and_shows_it_and_the_rejected_lines(env: Path) -> None:
-    """Issue 8 item 5: `--reason moved_out` is stored on each entry and shown; bad lines are listed."""
+    """Issue 8 item 5: `--reason moved_out` is stored on each entry and shown; bad lines are listed.
+    Issue 9: an account no customer has is reported and not added (it would stop nothing)."""
     assert runner.invoke(app, ["users", "add", "spec", "--role", "specialist"]).exit_code == 0
-    path = _file(env, "ЛС\n12/345\nоплатили!\nАБ-1002\n", "cp1251")
+    _customers("12/345", "АБ-1002")
+    path = _file(env, "ЛС\n12/345\nоплатили!\nАБ-1002\n999999\n", "cp1251")
     r = runner.invoke(app, ["results", "stop", str(path), "--as", "spec", "--reason", "moved_out"])
     assert r.exit_code == 0, r.output
     assert "2 accounts added to the stop list (reason: moved_out)" in r.output
     assert "line 3" in r.output and "оплатили!" in r.output
+    assert "1 accounts not in the customer base (not added): 999999" in r.output
     listed = runner.invoke(app, ["results", "stops", "--as", "spec", "--json"])
     assert listed.exit_code == 0, listed.output
     assert sorted((e["account"], e["reason"]) for e in json.loads(listed.output)) == [

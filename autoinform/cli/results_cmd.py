@@ -60,7 +60,7 @@ def stop(
     Lines that are not accounts are listed with their line numbers; the rest are still added."""
     from autoinform.db import transaction
     from autoinform.models import Role
-    from autoinform.results import add_stops, read_stop_file, stop_reason
+    from autoinform.results import add_stops, read_stop_file, stop_reason, unknown_accounts
     from autoinform.users import require_role
 
     try:
@@ -71,15 +71,21 @@ def stop(
         read = read_stop_file(file)
         with transaction(rt.sessions) as s:
             require_role(s, actor, Role.SPECIALIST, Role.MANAGER)
-            n = add_stops(s, read.accounts, reason=reason, source=file.name, actor=actor,
-                          rejected=len(read.rejected))
+            unknown = unknown_accounts(s, read.accounts)
+            known = [a for a in read.accounts if a not in set(unknown)]
+            n = add_stops(s, known, reason=reason, source=file.name, actor=actor,
+                          rejected=len(read.rejected) + len(unknown))
     if as_json:
         print_json({"added": n, "reason": reason, "header": read.header, "duplicates": read.duplicates,
-                    "rejected": [asdict(b) for b in read.rejected]})
+                    "rejected": [asdict(b) for b in read.rejected], "unknown_accounts": unknown})
         return
     console.print(f"{n} accounts added to the stop list (reason: {reason})"
                   + (f"; {read.duplicates} repeated lines counted once" if read.duplicates else ""),
                   highlight=False)
+    if unknown:
+        shown = ", ".join(unknown[:10]) + (f", … ({len(unknown) - 10} more)" if len(unknown) > 10 else "")
+        err_console.print(f"{len(unknown)} accounts not in the customer base (not added): {shown}",
+                          highlight=False, markup=False)
     if read.rejected:
         err_console.print(f"{len(read.rejected)} lines rejected (not added):", highlight=False)
         for b in read.rejected:
