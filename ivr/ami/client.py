@@ -579,8 +579,18 @@ class AmiClient:
         return (await self.action("Ping", timeout_s=timeout_s)).response
 
     async def core_show_channels(self, timeout_s: float | None = None) -> tuple[Event, ...]:
-        """Every live channel (one CoreShowChannel event each, with `ChanVariable`s)."""
-        return (await self.action("CoreShowChannels", timeout_s=timeout_s)).events
+        """Every live channel, once (one CoreShowChannel event each, with `ChanVariable`s). A busy
+        Asterisk can list a channel twice in one reply (seen on 22 under load): the first is kept."""
+        seen: set[str] = set()
+        unique: list[Event] = []
+        for event in (await self.action("CoreShowChannels", timeout_s=timeout_s)).events:
+            uid = event.get("Uniqueid")
+            if uid and uid in seen:
+                continue
+            if uid:
+                seen.add(uid)
+            unique.append(event)
+        return tuple(unique)
 
     async def status(self, channel: str | None = None, *, variables: tuple[str, ...] = (),
                      timeout_s: float | None = None) -> tuple[Event, ...]:
