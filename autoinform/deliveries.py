@@ -14,7 +14,7 @@ import logging
 import os
 import socket
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from typing import Any, Protocol, cast
@@ -369,12 +369,7 @@ def claim(session: Session, *, now: datetime, limit: int, worker: str, lease_s: 
             report.finalized[stop_reason] += 1
             continue
         if not open_now:
-            nxt = window.next_allowed(now)
-            if nxt >= end_at:
-                changes.append(_finished(delivery_id, Outcome.NEGATIVE, "window_closed", now))
-                report.finalized["window_closed"] += 1
-            else:
-                changes.append(_released(delivery_id, nxt))
+            if _wait_or_end(changes, report, delivery_id, window.next_allowed(now), end_at, "window_closed", now):
                 report.deferred += 1
             continue
         r = route(facts.channels, chain_index, contacts[d.list_row_id], preferred)
@@ -389,12 +384,7 @@ def claim(session: Session, *, now: datetime, limit: int, worker: str, lease_s: 
         if book is not None and r.channel is Channel.PHONE:
             allowed = book.allowed_at(d.customer_id, r.destination)
             if allowed is not None:
-                nxt = window.next_allowed(allowed)
-                if nxt >= end_at:
-                    changes.append(_finished(delivery_id, Outcome.NEGATIVE, "call_limit", now))
-                    report.finalized["call_limit"] += 1
-                else:
-                    changes.append(_released(delivery_id, nxt))
+                if _wait_or_end(changes, report, delivery_id, window.next_allowed(allowed), end_at, "call_limit", now):
                     report.limited += 1
                 continue
         if r.index != chain_index:
@@ -445,6 +435,18 @@ def claim(session: Session, *, now: datetime, limit: int, worker: str, lease_s: 
                         stops_seen=report.stops_seen, interrupted=previous.get(did))
                    for did, cid, r, content, name, end_at, done_before, account in pending]
     return report
+
+
+def _wait_or_end(changes: list[dict[str, Any]], report: ClaimReport, delivery_id: int, nxt: datetime,
+                 end_at: datetime, reason: str, now: datetime) -> bool:
+    """Back to pending until `nxt`, or, when that is past the campaign's end, negative with
+    `reason`. True when it waits."""
+    if nxt >= end_at:
+        changes.append(_finished(delivery_id, Outcome.NEGATIVE, reason, now))
+        report.finalized[reason] += 1
+        return False
+    changes.append(_released(delivery_id, nxt))
+    return True
 
 
 def _attempt_row(delivery_id: int, channel: Channel, destination: str, worker: str, now: datetime,
@@ -572,37 +574,38 @@ def record(session: Session, done: Iterable[Done], *, policies: dict[Channel, Re
     return dict(counts)
 
 
-_BY_ID: dict[tuple[str, tuple[str, ...]], BulkStatement] = {}
+_BY_ID: dict[str, dict[tuple[str, ...], BulkStatement]] = {}
 
 
-def _update_by_id(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
-    """UPDATE ... WHERE id = ? as one executemany per shape of row (the columns it sets)."""
+def _by_shape(conn: Connection, rows: list[dict[str, Any]], statement: Callable[[list[str]], BulkStatement],
+              cache: dict[tuple[str, ...], BulkStatement], same: Mapping[str, Any] | None = None) -> int:
+    """One executemany per shape of row (the columns it sets), statements built once per shape;
+    returns the rows matched."""
     shapes: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
         shapes[tuple(sorted(row))].append(row)
+    written = 0
     for keys, group in shapes.items():
-        stmt = _BY_ID.get((table.name, keys))
+        stmt = cache.get(keys)
         if stmt is None:
-            stmt = _BY_ID[table.name, keys] = BulkStatement.update_by_id(table, [k for k in keys if k != "id"])
-        stmt.run(conn, group)
+            stmt = cache[keys] = statement([k for k in keys if k != "id"])
+        written += stmt.run(conn, group, same=same)
+    return written
+
+
+def _update_by_id(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """UPDATE ... WHERE id = ?."""
+    _by_shape(conn, rows, lambda cols: BulkStatement.update_by_id(table, cols), _BY_ID.setdefault(table.name, {}))
 
 
 _CLAIMED_BY: dict[tuple[str, ...], BulkStatement] = {}
 
 
 def _update_claimed(conn: Connection, rows: list[dict[str, Any]], worker: str) -> int:
-    """UPDATE deliveries ... WHERE id = ? AND state = claimed AND lease_owner = worker, per shape of
-    row; returns how many rows were still ours."""
-    shapes: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
-    for row in rows:
-        shapes[tuple(sorted(row))].append(row)
-    written = 0
-    for keys, group in shapes.items():
-        stmt = _CLAIMED_BY.get(keys)
-        if stmt is None:
-            stmt = _CLAIMED_BY[keys] = BulkStatement.update_claimed(DELIVERIES, [k for k in keys if k != "id"])
-        written += stmt.run(conn, group, same={"owner": worker, "claimed_state": DeliveryState.CLAIMED})
-    return written
+    """UPDATE deliveries ... WHERE id = ? AND state = claimed AND lease_owner = worker; returns how
+    many rows were still ours."""
+    return _by_shape(conn, rows, lambda cols: BulkStatement.update_claimed(DELIVERIES, cols), _CLAIMED_BY,
+                     same={"owner": worker, "claimed_state": DeliveryState.CLAIMED})
 
 
 _CLOSE_UNSENT = (update(Attempt)
