@@ -329,6 +329,25 @@ class WebSettings(_Masked):
         return value
 
 
+class HotlineSettings(BaseModel):
+    """The hotline (issue 11). Reception hours per weekday (HL-2: at least five days), Russian
+    public holidays and moved days off closed unless `holidays_open`."""
+
+    # weekday name -> "HH:MM-HH:MM"; a day not named is closed
+    hours: dict[str, str] = {"mon": "08:00-17:00", "tue": "08:00-17:00", "wed": "08:00-17:00",
+                             "thu": "08:00-17:00", "fri": "08:00-16:00"}
+    holidays_open: bool = False
+    menu_file: Path = Path("hotline/menu.yaml")
+    info_file: Path = Path("hotline/info.yaml")
+    recordings_dir: Path = Path("var/recordings")
+    recording_retention_days: int = Field(90, ge=1)
+    operator_wait_limit_s: int = Field(40, ge=5)  # HL-4: answer target
+    max_reading_increase: int = Field(100000, ge=1)  # above the previous reading: implausible
+    survey: bool = True  # HL-11
+    callback_deadline_hours: float = Field(8.0, gt=0)  # reception hours after the request
+    feedback_deadline_days: int = Field(30, ge=1)  # working days for a complaint's answer
+
+
 class Settings(BaseSettings, _Masked):
     model_config = SettingsConfigDict(
         env_prefix="AUTOINFORM_",
@@ -354,6 +373,7 @@ class Settings(BaseSettings, _Masked):
     phone: PhoneSettings = PhoneSettings()
     dispatch: DispatchSettings = DispatchSettings()
     web: WebSettings = WebSettings()
+    hotline: HotlineSettings = HotlineSettings()
 
     @field_validator("timezone")
     @classmethod
