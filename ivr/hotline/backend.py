@@ -107,7 +107,8 @@ class CallRecord:
     ended_at: datetime | None = None
     menu_path: list[str] = field(default_factory=list)  # item ids in the order visited
     menu_reached_at: datetime | None = None
-    outcome: str = ""  # info | balance | reading | task | operator | operator_timeout | after_hours | hung_up | no_input
+    # info, balance, reading, task, operator, operator_timeout, after_hours, hung_up, no_input
+    outcome: str = ""
     account: str | None = None
     survey: int | None = None  # HL-11: the one-key answer
     after_hours: bool = False
