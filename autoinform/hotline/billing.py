@@ -205,7 +205,7 @@ class _Importer:
         accounts = list(latest)
         known = set(s.scalars(select(Customer.account).where(Customer.account.in_(accounts))))
         stored = dict(s.execute(select(AccountBalance.account, AccountBalance.as_of)
-                                .where(AccountBalance.account.in_(accounts))).tuples().all())
+                                .where(AccountBalance.account.in_(accounts))).all())
         new, changed, unknown = [], [], []
         now = datetime.now(UTC)
         for account, r in latest.items():

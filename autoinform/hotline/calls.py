@@ -64,7 +64,7 @@ class QueueStats:
 def queue_stats(session: Session, since: datetime, until: datetime, limit_s: float) -> QueueStats:
     e = HotlineQueueEvent
     period = (e.at >= since, e.at < until)
-    counts = dict(session.execute(select(e.kind, func.count()).where(*period).group_by(e.kind)).tuples().all())
+    counts = dict(session.execute(select(e.kind, func.count()).where(*period).group_by(e.kind)).all())
     breaches = session.scalar(select(func.count()).select_from(e).where(
         *period, ((e.kind.in_(("connect", "abandon")) & (e.hold_s > limit_s)) | (e.kind == "timeout")))) or 0
     mean, top = session.execute(select(func.avg(e.hold_s), func.max(e.hold_s))

@@ -173,5 +173,5 @@ def overdue_report(session: Session, now: datetime, since: datetime | None = Non
     kinds = select(t.kind, func.count()).where(~done_state, t.deadline < now)
     if since is not None:
         kinds = kinds.where(t.created_at >= since)
-    by_kind = {k: n for k, n in session.execute(kinds.group_by(t.kind)).tuples()}
+    by_kind = {k: n for k, n in session.execute(kinds.group_by(t.kind)).all()}
     return OverdueReport(on_time, late, overdue, in_time, by_kind)

@@ -82,7 +82,7 @@ def test_bad_hours_are_refused_with_the_reason(setting: dict[str, str], message:
 
 def test_bad_hours_stop_the_settings_from_loading(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AUTOINFORM_HOTLINE__HOURS", '{"mon": "08:00-17:00", "tue": "09:00-08:00"}')
-    with pytest.raises(ConfigError, match="hotline.hours"):
+    with pytest.raises(ConfigError, match=r"hotline\.hours"):
         load_settings()
 
 
