@@ -69,10 +69,11 @@ def purge_cmd(actor: Actor) -> None:
     from autoinform.models import Role
     from autoinform.users import audit
 
-    with runtime() as rt, db.transaction(rt.sessions) as s:
-        login = acting(s, actor, Role.MANAGER)
-        h = rt.settings.hotline
-        rep = recordings.purge_expired(s, h.recordings_dir, datetime.now(UTC), h.recording_retention_days)
-        audit(s, login, "recordings.purge", "recording", "", rows=rep.rows, orphan_files=rep.orphan_files)
+    with runtime() as rt:
+        with rt.sessions() as s:
+            login = acting(s, actor, Role.MANAGER)
+        rep = recordings.purge(rt, datetime.now(UTC))
+        with db.transaction(rt.sessions) as s:
+            audit(s, login, "recordings.purge", "recording", "", rows=rep.rows, orphan_files=rep.orphan_files)
     console.print(f"removed {rep.rows} recordings past retention ({rep.missing_files} files already gone), "
                   f"{rep.orphan_files} orphan files")

@@ -19,8 +19,10 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from autoinform import db
 from autoinform.errors import AutoinformError, NotFoundError
 from autoinform.models import Recording
+from autoinform.runtime import Runtime
 from autoinform.users import audit
 
 log = logging.getLogger(__name__)
@@ -78,6 +80,13 @@ def purge_expired(session: Session, root: Path, now: datetime, retention_days: i
         log.info("recordings purged: %d past retention (%d files already gone), %d orphan files",
                  report.rows, report.missing_files, report.orphan_files)
     return report
+
+
+def purge(rt: Runtime, now: datetime | None = None) -> PurgeReport:
+    """Housekeeping's entry point: one transaction over the configured folder and retention."""
+    h = rt.settings.hotline
+    with db.transaction(rt.sessions) as s:
+        return purge_expired(s, h.recordings_dir.resolve(), now or datetime.now(UTC), h.recording_retention_days)
 
 
 def copy_out(session: Session, recording_id: int, out: Path, actor: str, reason: str = "") -> Recording:

@@ -100,10 +100,14 @@ def test_housekeeping_and_audited_download(cli_env: Settings, rt: Runtime, users
     with rt.sessions() as s:
         entry = s.scalars(select(AuditEntry).where(AuditEntry.action == "recording.download")).one()
     assert entry.actor == "op" and entry.entity_id == str(rec_id) and entry.detail["reason"] == "callback"
+    assert runner.invoke(app, ["recordings", "purge", "--as", "op"]).exit_code == 1  # managers purge
+    purged = runner.invoke(app, ["recordings", "purge", "--as", "mgr"])
+    assert purged.exit_code == 0 and "removed 0 recordings" in purged.output and "1 orphan files" in purged.output
+    assert path.exists() and not orphan.exists()  # a file no row knows, older than the retention
     retention = rt.settings.hotline.recording_retention_days
-    with db.transaction(rt.sessions) as s:  # a day before expiry: only the orphan goes
+    with db.transaction(rt.sessions) as s:  # a day before expiry: kept
         rep = recordings.purge_expired(s, backend.recordings_dir, WED_10 + timedelta(days=retention - 1), retention)
-    assert (rep.rows, rep.orphan_files) == (0, 1) and path.exists() and not orphan.exists()
+    assert (rep.rows, rep.orphan_files) == (0, 0) and path.exists()
     with db.transaction(rt.sessions) as s:
         rep = recordings.purge_expired(s, backend.recordings_dir, WED_10 + timedelta(days=retention), retention)
     assert rep.rows == 1 and not path.exists()
