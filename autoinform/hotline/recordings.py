@@ -37,10 +37,12 @@ class RecordingError(AutoinformError):
 
 
 def recording_name(call_id: str, kind: str, at: datetime) -> str:
-    """'20261202T075501Z-callback-1764660901_42.wav': only [0-9A-Za-z_-] besides the dots we put."""
+    """'20261202T075501123Z-callback-1764660901_42.wav' (UTC to the millisecond): only [0-9A-Za-z_-]
+    and one dot before the extension, so the flow may take the suffix off for Asterisk's RECORD FILE."""
     safe_id = _UNSAFE.sub("_", call_id)[:MAX_ID].strip("_") or "call"
     safe_kind = _UNSAFE.sub("_", kind)[:16] or "message"
-    return f"{at.astimezone(UTC):%Y%m%dT%H%M%S}Z-{safe_kind}-{safe_id}.{EXTENSION}"
+    at = at.astimezone(UTC)
+    return f"{at:%Y%m%dT%H%M%S}{at.microsecond // 1000:03d}Z-{safe_kind}-{safe_id}.{EXTENSION}"
 
 
 def inside(root: Path, path: Path) -> bool:
