@@ -72,3 +72,38 @@ def queue_stats(session: Session, since: datetime, until: datetime, limit_s: flo
     return QueueStats(counts.get("join", 0), counts.get("connect", 0), counts.get("abandon", 0),
                       counts.get("timeout", 0), breaches, float(mean) if mean is not None else None,
                       float(top) if top is not None else None)
+
+
+def _seconds(a: datetime | None, b: datetime | None) -> float | None:
+    return None if a is None or b is None else round((b - a).total_seconds(), 1)
+
+
+def call_summaries(session: Session, since: datetime, until: datetime, limit_s: float,
+                   *, limit: int = 10000) -> list[dict[str, object]]:
+    """One dict per call started in [since, until) for the dashboard and reports (HL-5): time to
+    the menu, time in the queue (Asterisk's HoldTime), time to an operator from the call's start,
+    the outcome and survey, and whether the 40 s target was missed. Numbers masked (AI-19)."""
+    from autoinform.logs import mask_phone
+
+    rows = session.scalars(select(HotlineCall).where(HotlineCall.started_at >= since, HotlineCall.started_at < until)
+                           .order_by(HotlineCall.started_at).limit(limit)).all()
+    events: dict[str, list[HotlineQueueEvent]] = {}
+    ids = [r.call_id for r in rows]
+    for i in range(0, len(ids), 1000):
+        for e in session.scalars(select(HotlineQueueEvent).where(HotlineQueueEvent.call_id.in_(ids[i:i + 1000]))
+                                 .order_by(HotlineQueueEvent.at, HotlineQueueEvent.id)):
+            events.setdefault(e.call_id, []).append(e)
+    out: list[dict[str, object]] = []
+    for r in rows:
+        evs = events.get(r.call_id, [])
+        connect = next((e for e in evs if e.kind == "connect"), None)
+        ended = [e for e in evs if e.kind in ("connect", "abandon", "timeout")]
+        hold = ended[-1].hold_s if ended else None
+        breach = any(e.kind == "timeout" or (e.hold_s or 0) > limit_s for e in ended)
+        out.append({"call_id": r.call_id, "caller": mask_phone(r.caller), "started_at": r.started_at.isoformat(),
+                    "ended_at": r.ended_at.isoformat() if r.ended_at else None, "menu_path": list(r.menu_path),
+                    "to_menu_s": _seconds(r.started_at, r.menu_reached_at), "queue_s": hold,
+                    "to_operator_s": _seconds(r.started_at, connect.at) if connect else None,
+                    "outcome": r.outcome, "account": r.account, "survey": r.survey, "after_hours": r.after_hours,
+                    "breach": breach})
+    return out

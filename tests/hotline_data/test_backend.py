@@ -82,6 +82,27 @@ def test_queue_waits_against_the_target(rt: Runtime) -> None:
     assert st.breaches == 3 and st.mean_hold_s == 33.5 and st.max_hold_s == 55.0
 
 
+def test_call_summaries_for_reports(rt: Runtime) -> None:
+    backend = DbHotlineBackend(rt, clock=lambda: WED_10)
+    t = WED_10
+    s = timedelta(seconds=1)
+    asyncio.run(backend.record_call(CallRecord("c1", "+79990000001", t, t + 200 * s, ["main", "operator"],
+                                               t + 15 * s, "operator", survey=5)))
+    asyncio.run(backend.record_call(CallRecord("c2", "+79990000002", t, t + 30 * s, ["main", "balance"],
+                                               t + 14 * s, "balance")))
+    for e in (QueueEvent("c1", "operators", "join", t + timedelta(seconds=20)),
+              QueueEvent("c1", "operators", "connect", t + timedelta(seconds=70), 50.0, "op1")):
+        asyncio.run(backend.queue_event(e))
+    with rt.sessions() as session:
+        rows = calls.call_summaries(session, t, t + timedelta(hours=1), 40)
+    assert [r["call_id"] for r in rows] == ["c1", "c2"]
+    c1, c2 = rows
+    assert (c1["to_menu_s"], c1["queue_s"], c1["to_operator_s"]) == (15.0, 50.0, 70.0)
+    assert c1["breach"] is True and c1["survey"] == 5
+    assert c1["caller"] == "+*********01"
+    assert (c2["queue_s"], c2["to_operator_s"], c2["breach"]) == (None, None, False)
+
+
 def test_housekeeping_and_audited_download(cli_env: Settings, rt: Runtime, users: None, tmp_path: Path) -> None:
     backend = DbHotlineBackend(rt, clock=lambda: WED_10)
     path = backend.recording_path("c1", TaskKind.CALLBACK)
