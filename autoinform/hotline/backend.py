@@ -68,11 +68,14 @@ class DbHotlineBackend:
     # --- pure ------------------------------------------------------------------------------
 
     def now(self) -> datetime:
-        return self._clock()
+        return self._clock().astimezone(self.hours.tz)
 
     def reception(self, at: datetime) -> Reception:
+        """Times in the hotline's zone (a flow that speaks "opens at 8" reads the local hour)."""
         is_open, closes_at, opens_at = self.hours.reception(at)
-        return Reception(is_open, closes_at, opens_at)
+        tz = self.hours.tz
+        return Reception(is_open, closes_at.astimezone(tz) if closes_at else None,
+                         opens_at.astimezone(tz) if opens_at else None)
 
     def recording_path(self, call_id: str, kind: TaskKind) -> Path:
         return self.recordings_dir / recordings.recording_name(call_id, kind.value, self.now())

@@ -39,6 +39,9 @@ def test_reception_from_settings(rt: Runtime) -> None:
     assert r.open and r.closes_at == WED_10 + timedelta(hours=7) and r.opens_at is None
     closed = backend.reception(WED_10 + timedelta(hours=8))
     assert not closed.open and closed.opens_at == WED_10 + timedelta(hours=22)
+    # in the hotline's zone: a flow speaking the hour says 8, not 4 (UTC)
+    assert closed.opens_at is not None and closed.opens_at.hour == 8 and r.closes_at is not None
+    assert r.closes_at.hour == 17 and backend.now().utcoffset() == timedelta(hours=4)
 
 
 def test_recording_names_are_the_engines(rt: Runtime) -> None:
