@@ -1,7 +1,11 @@
-"""Meter readings by SMS (HL-7): the message format and the answers, without I/O.
+"""Meter readings (HL-7) and feedback (HL-9) by SMS: the message formats and the answers, without I/O.
 
 Accepted: `123456789012 04567` (one reading) or `123456789012 04567 01234` (day, then night), with
 or without the word ПОКАЗАНИЯ in front, in any case, words separated by any spaces or line breaks.
+A message that starts with ОТЗЫВ, ЖАЛОБА or ПРЕДЛОЖЕНИЕ is feedback, a complaint or a suggestion
+(HL-9, clause 7.3): its text becomes a task with the standard's deadline, answered on the channel it
+came by (7.6).
+
 The account follows the one account syntax (autoinform.accounts); readings are digits only (a
 comma or point is refused rather than guessed: "4567,5" must not become a day/night pair).
 """
@@ -13,13 +17,38 @@ from dataclasses import dataclass
 from xml.sax.saxutils import escape
 
 from autoinform.accounts import parse_account
-from ivr.hotline.backend import ReadingRefusal, Register
+from ivr.hotline.backend import ReadingRefusal, Register, TaskKind
 
 KEYWORDS = frozenset({"показания", "показание", "pokazaniya", "pokazania"})
 _WORD_SEP = re.compile(r"\s+")
 _VALUE = re.compile(r"\d{1,10}")
 FORMAT_HELP = ("Формат SMS: ПОКАЗАНИЯ <лицевой счёт> <показание>, для двухтарифного счётчика "
-               "<день> <ночь>. Например: ПОКАЗАНИЯ 123456789012 04567")
+               "<день> <ночь>. Например: ПОКАЗАНИЯ 123456789012 04567. Отзыв, жалоба, предложение: "
+               "ОТЗЫВ, ЖАЛОБА или ПРЕДЛОЖЕНИЕ и текст")
+
+
+FEEDBACK_WORDS = {"отзыв": TaskKind.FEEDBACK, "жалоба": TaskKind.COMPLAINT, "предложение": TaskKind.SUGGESTION}
+FEEDBACK_MAX = 500  # HotlineTask.note
+
+
+@dataclass(frozen=True)
+class SmsFeedback:
+    kind: TaskKind
+    text: str
+
+
+def feedback_of(body: str) -> SmsFeedback | None:
+    """Feedback if the first word names its kind ("Жалоба: нет света третий день"), else None."""
+    words = body.strip().split(maxsplit=1)
+    if not words:
+        return None
+    kind = FEEDBACK_WORDS.get(words[0].rstrip(":.,!").casefold().replace("ё", "е"))
+    if kind is None:
+        return None
+    text = words[1].strip() if len(words) > 1 else ""
+    if not text:
+        raise SmsFormatError("после слова " + words[0].rstrip(":.,!").upper() + " нет текста")
+    return SmsFeedback(kind, text[:FEEDBACK_MAX])
 
 
 class SmsFormatError(ValueError):
@@ -88,6 +117,14 @@ def refusal_text(reading: SmsReading, refusal: ReadingRefusal, previous: dict[Re
 def unknown_sender_text(account: str) -> str:
     return (f"Показания по л/с {account} не приняты: номер, с которого отправлено SMS, не указан у этого "
             f"лицевого счёта. Передайте показания по телефону горячей линии.")
+
+
+_REGISTERED = {TaskKind.FEEDBACK: "Отзыв зарегистрирован", TaskKind.COMPLAINT: "Жалоба зарегистрирована",
+               TaskKind.SUGGESTION: "Предложение зарегистрировано"}
+
+
+def feedback_text(kind: TaskKind, task_id: int, due: str) -> str:
+    return f"{_REGISTERED.get(kind, 'Обращение зарегистрировано')} под номером {task_id}. Ответим до {due}."
 
 
 def malformed_text(reason: str) -> str:

@@ -12,12 +12,12 @@ from fastapi import FastAPI
 from sqlalchemy import select
 
 from autoinform.config import Settings, TwilioSettings, WebSettings
-from autoinform.hotline.sms import SmsFormatError, parse_sms
+from autoinform.hotline.sms import SmsFormatError, feedback_of, parse_sms
 from autoinform.hotline.sms_webhook import SMS_INBOUND_PATH, SmsReadingCounters, sms_readings_router
-from autoinform.models import InboundSms, MeterReading
+from autoinform.models import HotlineTask, InboundSms, MeterReading
 from autoinform.runtime import Runtime, open_runtime
 from autoinform.sandbox.twilio_api import twilio_signature
-from ivr.hotline.backend import Register
+from ivr.hotline.backend import Register, TaskKind
 from tests.hotline_data.conftest import SMS_PHONE, WED_10, AddCustomer
 
 TOKEN = "test-auth-token"
@@ -45,6 +45,22 @@ def test_parse(body: str, account: str, values: dict[Register, int]) -> None:
 def test_parse_refuses_with_the_reason(body: str, reason: str) -> None:
     with pytest.raises(SmsFormatError, match=reason):
         parse_sms(body)
+
+
+@pytest.mark.parametrize(("body", "kind", "text"), [
+    ("Жалоба: нет света третий день", TaskKind.COMPLAINT, "нет света третий день"),
+    ("ОТЗЫВ спасибо за быстрый ответ", TaskKind.FEEDBACK, "спасибо за быстрый ответ"),
+    ("предложение\nоплата по QR-коду", TaskKind.SUGGESTION, "оплата по QR-коду"),
+])
+def test_feedback_by_sms(body: str, kind: TaskKind, text: str) -> None:
+    got = feedback_of(body)
+    assert got is not None and got.kind is kind and got.text == text
+
+
+def test_feedback_needs_text_and_a_reading_is_not_feedback() -> None:
+    with pytest.raises(SmsFormatError, match="нет текста"):
+        feedback_of("ЖАЛОБА:")
+    assert feedback_of("ПОКАЗАНИЯ 1 2") is None and feedback_of("") is None
 
 
 class Clock:
@@ -108,6 +124,7 @@ async def test_webhook_answers_every_message(hook: tuple[Runtime, SmsReadingCoun
     assert "Формат SMS" in junk.text and "<script>" not in junk.text and "&lt;script&gt;" in junk.text
     ok = await post(app, sms("SM9", "123456789012 4600"))
     assert "приняты: 4600" in ok.text
+    complaint = await post(app, sms("SM11", "Жалоба: счёт завышен", sender="+79997654321"))
     forged = await post(app, sms("SM10", "123456789012 9000"), sign=False)
     assert forged.status_code == 403
     no_sid = await post(app, {"From": SMS_PHONE, "Body": "1 2"})
@@ -115,13 +132,19 @@ async def test_webhook_answers_every_message(hook: tuple[Runtime, SmsReadingCoun
 
     assert (counters.accepted, counters.duplicate, counters.refused, counters.unknown_sender,
             counters.malformed_message, counters.rejected_signature, counters.malformed) == (2, 2, 4, 1, 1, 1, 1)
+    assert counters.feedback == 1
     with rt.sessions() as s:
         stored = {m.sid: m.result for m in s.scalars(select(InboundSms))}
         readings = s.scalars(select(MeterReading).order_by(MeterReading.id)).all()
     assert stored == {"SM1": "accepted", "SM2": "duplicate", "SM3": "below_previous", "SM4": "implausible",
                       "SM5": "wrong_registers", "SM6": "unknown_sender", "SM7": "unknown_account",
-                      "SM8": "malformed", "SM9": "accepted"}
+                      "SM8": "malformed", "SM9": "accepted", "SM11": "feedback"}
     assert [(r.value, r.source, r.call_id) for r in readings] == [(4567, "sms", "SM1"), (4600, "sms", "SM9")]
+    with rt.sessions() as s:
+        task = s.scalars(select(HotlineTask)).one()
+    assert (task.kind, task.caller, task.note, task.call_id) == ("complaint", "+79997654321", "счёт завышен", "SM11")
+    # 30 working days from Thursday 3 December: 31 Dec and 1-8 Jan are days off
+    assert f"Жалоба зарегистрирована под номером {task.id}. Ответим до 25.01.2027." in complaint.text
     rt.close()
 
 
