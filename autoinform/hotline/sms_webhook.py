@@ -29,6 +29,7 @@ from twilio.request_validator import RequestValidator
 
 from autoinform import db
 from autoinform.channels.twilio_callbacks import signed_params
+from autoinform.errors import ConfigError
 from autoinform.hotline import readings, sms, tasks
 from autoinform.hotline.backend import reception_hours
 from autoinform.logs import mask_phone
@@ -122,8 +123,12 @@ def _count(stats: SmsReadingCounters, answer: Answer, again: bool) -> None:
 
 def sms_readings_router(rt: Runtime, *, counters: SmsReadingCounters | None = None,
                         clock: Callable[[], datetime] | None = None) -> APIRouter:
-    """The inbound-SMS endpoint; Twilio signs `web.public_url` + SMS_INBOUND_PATH."""
-    validator = RequestValidator(rt.settings.twilio.auth_token.get_secret_value())
+    """The inbound-SMS endpoint; Twilio signs `web.public_url` + SMS_INBOUND_PATH. Without a Twilio
+    auth token anyone could sign, so none means ConfigError: mount it only when Twilio is set up."""
+    token = rt.settings.twilio.auth_token.get_secret_value()
+    if not token:
+        raise ConfigError("the inbound SMS webhook needs twilio.auth_token to check signatures")
+    validator = RequestValidator(token)
     stats = counters if counters is not None else SmsReadingCounters()
     now_fn = clock or (lambda: datetime.now(UTC))
     scheme, netloc, path, _, _ = urlsplit(rt.settings.web.public_url.rstrip("/") + SMS_INBOUND_PATH)

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from sqlalchemy import select
 
 from autoinform.config import Settings, TwilioSettings, WebSettings
+from autoinform.errors import ConfigError
 from autoinform.hotline.sms import SmsFormatError, feedback_of, parse_sms
 from autoinform.hotline.sms_webhook import SMS_INBOUND_PATH, SmsReadingCounters, sms_readings_router
 from autoinform.models import HotlineTask, InboundSms, MeterReading
@@ -146,6 +147,11 @@ async def test_webhook_answers_every_message(hook: tuple[Runtime, SmsReadingCoun
     # 30 working days from Thursday 3 December: 31 Dec and 1-8 Jan are days off
     assert f"Жалоба зарегистрирована под номером {task.id}. Ответим до 25.01.2027." in complaint.text
     rt.close()
+
+
+def test_no_webhook_without_a_twilio_token(rt: Runtime) -> None:
+    with pytest.raises(ConfigError, match="auth_token"):
+        sms_readings_router(rt)
 
 
 @pytest.fixture
