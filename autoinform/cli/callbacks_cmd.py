@@ -8,7 +8,7 @@ import typer
 
 from autoinform.cli.common import EXIT_USAGE, console, fail, print_json, runtime
 from autoinform.hotline.cli_support import Actor
-from autoinform.hotline.tasks import TaskOutcome
+from autoinform.hotline.states import TaskOutcome
 
 app = typer.Typer(help="Callbacks and other hotline tasks: list, take, done (HL-2, QI-2).", no_args_is_help=True)
 

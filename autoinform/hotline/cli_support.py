@@ -7,13 +7,15 @@ The acting user is named in one place (`Actor`, `acting`): when the CLI gets rea
 from __future__ import annotations
 
 from datetime import date, datetime, time
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 from zoneinfo import ZoneInfo
 
 import typer
-from sqlalchemy.orm import Session
 
-from autoinform.models import Role
+if TYPE_CHECKING:  # kept light: every group module is imported for `autoinform --help`
+    from sqlalchemy.orm import Session
+
+    from autoinform.models import Role
 
 Actor = Annotated[str, typer.Option("--as", help="Login of the user acting (roles decide what is allowed; "
                                                  "every action goes to the audit log).")]

@@ -14,7 +14,6 @@ be taken over by another operator; a done task stays done.
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
@@ -26,26 +25,14 @@ from autoinform.calendar import add_working_days
 from autoinform.config import HotlineSettings
 from autoinform.errors import AutoinformError, NotFoundError
 from autoinform.hotline.hours import ReceptionHours
+from autoinform.hotline.states import TaskOutcome, TaskState
 from autoinform.logs import mask_phone
 from autoinform.models import HotlineTask, Recording
 from autoinform.users import audit
 from ivr.hotline.backend import NewTask, TaskKind
 
-
-class TaskState(enum.StrEnum):
-    OPEN = "open"
-    TAKEN = "taken"
-    DONE = "done"
-
-
-class TaskOutcome(enum.StrEnum):
-    REACHED = "reached"  # spoke to the caller, the question answered
-    NOT_REACHED = "not_reached"  # no answer or busy after the tries the operator made
-    WRONG_NUMBER = "wrong_number"
-    ANSWERED_IN_WRITING = "answered_in_writing"  # feedback answered by letter or e-mail (HL-9, 7.6)
-    APPOINTMENT_MADE = "appointment_made"  # a visit booked (HL-10)
-    NO_MESSAGE = "no_message"  # an empty or unintelligible recording, nobody to call back
-    DUPLICATE = "duplicate"  # the same request as another task
+__all__ = ["Deadlines", "TaskError", "TaskOutcome", "TaskState", "create", "done", "listing", "overdue_report",
+           "take"]
 
 
 class TaskError(AutoinformError):
