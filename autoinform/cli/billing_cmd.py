@@ -50,3 +50,29 @@ def import_cmd(
         console.print(f"older than the stored balance (kept the newer): {report.older}")
     if written is not None:
         console.print(f"rejection report: {written} rows written to {reject_report}")
+
+
+@app.command("list")
+def list_cmd(actor: Actor, limit: Annotated[int, typer.Option("--limit", min=1)] = 50,
+             as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False) -> None:
+    """Past balance imports with their accounting (read = stored + older + rejected)."""
+    from rich.table import Table
+    from sqlalchemy import select
+
+    from autoinform.hotline.cli_support import acting
+    from autoinform.models import BillingImport, Role
+
+    with runtime() as rt, rt.sessions() as s:
+        acting(s, actor, Role.SPECIALIST, Role.MANAGER)
+        rows = [{"id": b.id, "file": b.source_file, "sha256": b.sha256, "by": b.actor,
+                 "at": b.created_at.isoformat(), "read": b.rows_read, "stored": b.rows_stored,
+                 "older": b.rows_older, "rejected": b.rows_rejected, "complete": b.complete}
+                for b in s.scalars(select(BillingImport).order_by(BillingImport.id.desc()).limit(limit))]
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("id", "file", "by", "at", "read", "stored", "older", "rejected", "complete")
+    for r in rows:
+        table.add_row(str(r["id"]), str(r["file"]), str(r["by"]), str(r["at"])[:16], str(r["read"]),
+                      str(r["stored"]), str(r["older"]), str(r["rejected"]), "yes" if r["complete"] else "[red]no[/]")
+    console.print(table)

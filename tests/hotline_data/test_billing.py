@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import json
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -131,3 +132,8 @@ def test_cli_import_with_reject_report(cli_env: Settings, rt: Runtime, add_custo
     assert "2 = 1 + 0 + 1" in result.output
     rows = list(csv.reader(report.read_text(encoding="utf-8-sig").splitlines(), delimiter=";"))
     assert rows[1][0] == "3" and rows[1][3].startswith("'=1+2")  # formula-safe
+    listed = runner.invoke(app, ["billing", "list", "--as", "mgr", "--json"])
+    assert listed.exit_code == 0, listed.output
+    (entry,) = json.loads(listed.stdout)
+    assert (entry["read"], entry["stored"], entry["older"], entry["rejected"], entry["by"]) == (2, 1, 0, 1, "spec")
+    assert entry["complete"] and len(entry["sha256"]) == 64
