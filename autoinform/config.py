@@ -347,6 +347,14 @@ class HotlineSettings(BaseModel):
     callback_deadline_hours: float = Field(8.0, gt=0)  # reception hours after the request
     feedback_deadline_days: int = Field(30, ge=1)  # working days for a complaint's answer
 
+    @field_validator("hours")
+    @classmethod
+    def _valid_hours(cls, value: dict[str, str]) -> dict[str, str]:
+        from autoinform.hotline.hours import parse_hours  # pure; HH:MM-HH:MM, >= 5 days (HL-2)
+
+        parse_hours(value)
+        return value
+
 
 class Settings(BaseSettings, _Masked):
     model_config = SettingsConfigDict(

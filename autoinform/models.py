@@ -7,13 +7,14 @@ Timestamps are stored as naive UTC and handed out time-zone aware (UTCDateTime).
 from __future__ import annotations
 
 import enum
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     Enum,
     ForeignKey,
@@ -420,3 +421,149 @@ class AuditEntry(Base):
     entity: Mapped[str] = mapped_column(String(64))
     entity_id: Mapped[str] = mapped_column(String(64), default="")
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+# --- hotline back office (issue 11) ------------------------------------------------------------
+
+
+class BillingImport(Base):
+    """One `autoinform billing import` of a balance export (HL-8): read = stored + older + rejected."""
+
+    __tablename__ = "billing_imports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_file: Mapped[str] = mapped_column(String(500), default="")
+    sha256: Mapped[str] = mapped_column(String(64), default="")
+    actor: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    rows_read: Mapped[int] = mapped_column(Integer, default=0)
+    rows_stored: Mapped[int] = mapped_column(Integer, default=0)  # now the account's latest balance
+    rows_older: Mapped[int] = mapped_column(Integer, default=0)  # a newer balance was already stored
+    rows_rejected: Mapped[int] = mapped_column(Integer, default=0)
+    complete: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class BillingRejection(Base):
+    __tablename__ = "billing_rejections"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    import_id: Mapped[int] = mapped_column(ForeignKey("billing_imports.id", ondelete="CASCADE"), index=True)
+    row_number: Mapped[int] = mapped_column(Integer)
+    column: Mapped[str] = mapped_column(String(100), default="")
+    reason: Mapped[str] = mapped_column(String(500))
+    raw: Mapped[str] = mapped_column(Text, default="")
+
+
+class AccountBalance(Base):
+    """The latest balance of an account from the billing export (HL-8): > 0 a debt, < 0 an
+    overpayment, in kopecks; an export older than `as_of` never replaces it."""
+
+    __tablename__ = "account_balances"
+
+    account: Mapped[str] = mapped_column(String(32), primary_key=True)
+    amount_kopecks: Mapped[int] = mapped_column(BigInteger)
+    as_of: Mapped[date] = mapped_column(Date)
+    import_id: Mapped[int] = mapped_column(ForeignKey("billing_imports.id"))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class MeterReading(Base):
+    """One register's reading (HL-7); a day/night pair is two rows with the same `at` and call."""
+
+    __tablename__ = "meter_readings"
+    __table_args__ = (Index("ix_meter_readings_account_at", "account", "at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    account: Mapped[str] = mapped_column(String(32))
+    register: Mapped[str] = mapped_column(String(8))  # single | day | night
+    value: Mapped[int] = mapped_column(BigInteger)
+    source: Mapped[str] = mapped_column(String(8))  # phone | sms
+    call_id: Mapped[str | None] = mapped_column(String(64), default=None, index=True)
+    caller: Mapped[str] = mapped_column(String(32), default="")  # masked in every log line
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class HotlineTask(Base):
+    """A callback, feedback or visit request with its deadline, worked to an outcome (HL-2, HL-9,
+    HL-10, QI-2)."""
+
+    __tablename__ = "hotline_tasks"
+    __table_args__ = (Index("ix_hotline_tasks_state_deadline", "state", "deadline"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(8), default="open")  # open | taken | done
+    caller: Mapped[str] = mapped_column(String(32))
+    account: Mapped[str | None] = mapped_column(String(32), default=None)
+    recording_path: Mapped[str | None] = mapped_column(String(500), default=None)
+    call_id: Mapped[str] = mapped_column(String(64), index=True)
+    note: Mapped[str] = mapped_column(String(500), default="")
+    deadline: Mapped[datetime] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    taken_by: Mapped[str | None] = mapped_column(String(64), default=None)
+    taken_at: Mapped[datetime | None] = mapped_column(default=None)
+    done_by: Mapped[str | None] = mapped_column(String(64), default=None)
+    done_at: Mapped[datetime | None] = mapped_column(default=None)
+    outcome: Mapped[str | None] = mapped_column(String(16), default=None)
+    outcome_note: Mapped[str] = mapped_column(String(1000), default="")
+
+
+class HotlineCall(Base):
+    """One hotline call (HL-5), upserted by Asterisk's uniqueid."""
+
+    __tablename__ = "hotline_calls"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    call_id: Mapped[str] = mapped_column(String(64), unique=True)
+    caller: Mapped[str] = mapped_column(String(32))
+    started_at: Mapped[datetime] = mapped_column(index=True)
+    ended_at: Mapped[datetime | None] = mapped_column(default=None)
+    menu_path: Mapped[list[Any]] = mapped_column(default=list)
+    menu_reached_at: Mapped[datetime | None] = mapped_column(default=None)
+    outcome: Mapped[str] = mapped_column(String(32), default="")
+    account: Mapped[str | None] = mapped_column(String(32), default=None)
+    survey: Mapped[int | None] = mapped_column(Integer, default=None)
+    after_hours: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class HotlineQueueEvent(Base):
+    """What the operator queue's AMI events said about a caller (HL-4, HL-5)."""
+
+    __tablename__ = "hotline_queue_events"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    call_id: Mapped[str] = mapped_column(String(64), index=True)
+    queue: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))  # join | connect | abandon | timeout
+    at: Mapped[datetime] = mapped_column(index=True)
+    hold_s: Mapped[float | None] = mapped_column(default=None)
+    member: Mapped[str | None] = mapped_column(String(128), default=None)
+
+
+class Recording(Base):
+    """A caller's message on disk; removed with its file after hotline.recording_retention_days.
+    Every listening or download is an audit_log entry (AI-19)."""
+
+    __tablename__ = "hotline_recordings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    path: Mapped[str] = mapped_column(String(500), unique=True)
+    call_id: Mapped[str] = mapped_column(String(64), index=True)
+    task_id: Mapped[int | None] = mapped_column(ForeignKey("hotline_tasks.id", ondelete="SET NULL"),
+                                                default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class InboundSms(Base):
+    """Every signed inbound SMS to the readings webhook, with what was answered (HL-7): none lost."""
+
+    __tablename__ = "inbound_sms"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    sid: Mapped[str] = mapped_column(String(64), unique=True)
+    sender: Mapped[str] = mapped_column(String(32))
+    body: Mapped[str] = mapped_column(String(1600))
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    result: Mapped[str] = mapped_column(String(32))  # accepted | malformed | unknown_sender | a refusal
+    reply: Mapped[str] = mapped_column(String(1600))

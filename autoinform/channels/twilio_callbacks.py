@@ -15,6 +15,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 from dataclasses import dataclass
+from typing import Protocol
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from fastapi import APIRouter, Request, Response
@@ -88,23 +89,9 @@ def twilio_status_router(settings: TwilioSettings, sink: StatusSink, public_url:
 
     @router.post(SMS_STATUS_PATH, status_code=204, response_class=Response, include_in_schema=False)
     async def sms_status(request: Request) -> Response:
-        body = await request.body()
-        try:
-            if len(body) > _MAX_BODY:
-                raise ValueError("body too large")
-            params = dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=bool(body)))
-        except ValueError:  # UnicodeDecodeError is one
-            stats.malformed += 1
-            log.warning("unreadable Twilio callback body from %s", _peer(request))
-            return Response(status_code=400)
-        url = base + (f"?{request.url.query}" if request.url.query else "")
-        signature = request.headers.get("X-Twilio-Signature", "")
-        if not signature or not validator.validate(url, params, signature):
-            stats.rejected_signature += 1
-            # Peer and whether a signature came at all; never the numbers or the message.
-            log.warning("Twilio callback refused: %s signature from %s",
-                        "invalid" if signature else "missing", _peer(request))
-            return Response(status_code=403)
+        params = await signed_params(request, validator, base, stats, log)
+        if isinstance(params, Response):
+            return params
         sid = params.get("MessageSid") or params.get("SmsSid")
         status = params.get("MessageStatus") or params.get("SmsStatus")
         if not sid or not status:
@@ -118,6 +105,36 @@ def twilio_status_router(settings: TwilioSettings, sink: StatusSink, public_url:
         return Response(status_code=204)
 
     return router
+
+
+class SignatureCounts(Protocol):
+    rejected_signature: int
+    malformed: int
+
+
+async def signed_params(request: Request, validator: RequestValidator, base: str, stats: SignatureCounts,
+                        log: logging.Logger) -> dict[str, str] | Response:
+    """The POST parameters of a request Twilio signed for `base` (the URL without the query), or the
+    response to give: 400 for an unreadable body, 403 for a missing or invalid X-Twilio-Signature.
+    Every Twilio webhook of the engine checks its requests here."""
+    body = await request.body()
+    try:
+        if len(body) > _MAX_BODY:
+            raise ValueError("body too large")
+        params = dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=bool(body)))
+    except ValueError:  # UnicodeDecodeError is one
+        stats.malformed += 1
+        log.warning("unreadable Twilio callback body from %s", _peer(request))
+        return Response(status_code=400)
+    url = base + (f"?{request.url.query}" if request.url.query else "")
+    signature = request.headers.get("X-Twilio-Signature", "")
+    if not signature or not validator.validate(url, params, signature):
+        stats.rejected_signature += 1
+        # Peer and whether a signature came at all; never the numbers or the message.
+        log.warning("Twilio callback refused: %s signature from %s",
+                    "invalid" if signature else "missing", _peer(request))
+        return Response(status_code=403)
+    return params
 
 
 def _peer(request: Request) -> str:

@@ -32,6 +32,10 @@ GROUPS = (
     ("say", "say_cmd"),
     ("audio", "audio_cmd"),
     ("ivr", "ivr_cmd"),
+    ("billing", "billing_cmd"),
+    ("readings", "readings_cmd"),
+    ("callbacks", "callbacks_cmd"),
+    ("recordings", "recordings_cmd"),
 )
 _LAZY = dict(GROUPS)
 
