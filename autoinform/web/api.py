@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, File, Form, HTTPException, Query, Request, UploadFile
+from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, Field
 from sqlalchemy import select
@@ -35,6 +36,7 @@ from autoinform.web.auth import CurrentUser, current_user
 from autoinform.web.permissions import PERSONAL_DATA, route_options
 
 Me = Annotated[CurrentUser, Depends(current_user)]
+CampaignId = Annotated[int, PathParam(ge=1, le=2**31 - 1)]  # the column is a 32-bit integer on PostgreSQL
 UPLOAD_SUFFIXES = (".csv", ".txt", ".xlsx")
 
 
@@ -67,7 +69,7 @@ def api_router(rt: Runtime, stats: Mapping[str, object]) -> APIRouter:
                     s.scalars(select(Campaign.id).order_by(Campaign.id.desc()))]
 
     @router.get("/campaigns/{campaign_id}", **route_options("campaigns.read"))
-    def campaign(campaign_id: int) -> dict[str, Any]:
+    def campaign(campaign_id: CampaignId) -> dict[str, Any]:
         with rt.sessions() as s:
             return campaigns.progress(s, campaign_id)
 
@@ -90,14 +92,14 @@ def api_router(rt: Runtime, stats: Mapping[str, object]) -> APIRouter:
             return campaigns.progress(s, cid)
 
     @router.post("/campaigns/{campaign_id}/approve", **route_options("campaigns.approve"))
-    def approve(campaign_id: int, user: Me) -> dict[str, Any]:
+    def approve(campaign_id: CampaignId, user: Me) -> dict[str, Any]:
         """A manager other than the campaign's author (AI-15); the preflight runs again."""
         with transaction(rt.sessions) as s:
             campaigns.approve(s, campaign_id, user.login, settings=rt.settings)
         return _progress(rt, campaign_id)
 
     @router.post("/campaigns/{campaign_id}/start", **route_options("campaigns.run"))
-    def start(campaign_id: int, user: Me) -> dict[str, Any]:
+    def start(campaign_id: CampaignId, user: Me) -> dict[str, Any]:
         from autoinform.preflight import probe_channels
 
         with rt.sessions() as s:
@@ -108,7 +110,7 @@ def api_router(rt: Runtime, stats: Mapping[str, object]) -> APIRouter:
         return _progress(rt, campaign_id)
 
     def step(operation: Any) -> Any:
-        def run(campaign_id: int, user: Me) -> dict[str, Any]:
+        def run(campaign_id: CampaignId, user: Me) -> dict[str, Any]:
             with transaction(rt.sessions) as s:
                 operation(s, campaign_id, user.login)
             return _progress(rt, campaign_id)
@@ -167,7 +169,7 @@ def api_router(rt: Runtime, stats: Mapping[str, object]) -> APIRouter:
                 "rejected": [asdict(b) for b in read.rejected], "unknown_accounts": unknown}
 
     @router.get("/results/{account}", **route_options("results.read"))
-    def results(account: str, user: Me) -> dict[str, Any]:
+    def results(account: Annotated[str, PathParam(max_length=32)], user: Me) -> dict[str, Any]:
         """Every attempt made for the account. Destinations and message texts are personal data:
         in clear for managers and admins (the answer is in the audit log), masked for the others."""
         from autoinform.results import account_history
