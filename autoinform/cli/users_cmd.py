@@ -151,7 +151,9 @@ def _set_disabled(login: str, disabled: bool) -> None:
 @app.command("whoami")
 def whoami(as_json: Json = False) -> None:
     """Who this command line acts as (the owner of your API token)."""
-    with runtime() as rt, rt.sessions() as s:
+    from autoinform.db import transaction
+
+    with runtime() as rt, transaction(rt.sessions) as s:  # writes the token's last use
         user = acting_user(s)
         data = {"login": user.login, "role": user.role.value}
     if as_json:
@@ -166,9 +168,10 @@ def ls(as_json: Json = False) -> None:
     from rich.table import Table
     from sqlalchemy import select
 
+    from autoinform.db import transaction
     from autoinform.models import Role, User
 
-    with runtime() as rt, rt.sessions() as s:
+    with runtime() as rt, transaction(rt.sessions) as s:  # writes the token's last use
         acting_user(s, Role.MANAGER)
         users = [(u.login, u.role.value, u.full_name, u.disabled, u.password_hash is not None)
                  for u in s.scalars(select(User).order_by(User.login))]
@@ -233,11 +236,12 @@ def token_list(
     """Your tokens (names and dates, never the tokens themselves)."""
     from rich.table import Table
 
+    from autoinform.db import transaction
     from autoinform.errors import PermissionDenied
     from autoinform.models import Role
     from autoinform.tokens import list_tokens
 
-    with runtime() as rt, rt.sessions() as s:
+    with runtime() as rt, transaction(rt.sessions) as s:  # writes the token's last use
         actor = acting_user(s)
         if (all_users or (user and user != actor.login)) and actor.role is not Role.ADMIN:
             raise PermissionDenied("only an admin lists other users' tokens")

@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from autoinform.config import WebSettings
+from autoinform.db import transaction
 from autoinform.errors import AuthenticationError
 from autoinform.models import Role
 from autoinform.runtime import Runtime
@@ -98,12 +99,16 @@ class AuthMiddleware:
 
     async def _in_db(self, work: Callable[..., T]) -> T:
         def run() -> T:
-            # A plain session, not an IMMEDIATE write transaction: most requests write nothing
-            # (last-seen times are written at most once a minute), and SQLite then takes no lock.
+            # Read first in a plain session: most requests write nothing (last-used times are
+            # written at most once a minute). When `work` wants to write, it runs again in a write
+            # transaction (IMMEDIATE on SQLite), never upgrading a read to a write under load.
             with self.rt.sessions() as s:
                 result = work(s)
-                s.commit()
-                return result
+                if not (s.dirty or s.deleted or s.new):
+                    return result
+                s.rollback()
+            with transaction(self.rt.sessions) as s:
+                return work(s)
         return await run_in_threadpool(run)
 
 
