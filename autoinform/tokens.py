@@ -7,9 +7,11 @@ not a password a person chooses: a fast hash of a random secret cannot be revers
 from __future__ import annotations
 
 import hashlib
+import os
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -86,3 +88,15 @@ def list_tokens(session: Session, login: str | None = None) -> list[dict[str, ob
              "last_used_at": t.last_used_at.isoformat() if t.last_used_at else None,
              "revoked_at": t.revoked_at.isoformat() if t.revoked_at else None}
             for t, u in session.execute(stmt)]
+
+
+def write_token_file(path: Path, secret: str) -> None:
+    """A new token file readable by its owner only; an existing file is never overwritten."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise AuthenticationError(f"{path} exists already; not overwritten (remove it, or name "
+                                  f"another file)") from None
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(secret + "\n")

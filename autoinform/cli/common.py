@@ -107,18 +107,6 @@ def read_token_file(path: Path) -> str:
     return secret
 
 
-def write_token_file(path: Path, secret: str) -> None:
-    """A new token file readable by its owner only; an existing file is never overwritten."""
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        raise AuthenticationError(f"{path} exists already; not overwritten (remove it, or name "
-                                  f"another file)") from None
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(secret + "\n")
-
-
 def acting_user(session: Session, *roles: Role) -> User:
     """The one place the command line learns who is acting (issue 12): the owner of the API token
     in the caller's token file, if enabled and, with `roles`, holding one of them (or admin).

@@ -22,7 +22,6 @@ from autoinform.cli.common import (
     print_json,
     runtime,
     token_file_path,
-    write_token_file,
 )
 
 if TYPE_CHECKING:
@@ -68,7 +67,7 @@ def add(login: str, role: Annotated[str, typer.Option(help=ROLES)],
     (AUTOINFORM_TOKEN_FILE or ~/.config/autoinform/token)."""
     from autoinform.db import transaction
     from autoinform.models import Role
-    from autoinform.tokens import create_token
+    from autoinform.tokens import create_token, write_token_file
     from autoinform.users import add_user, user_count
 
     r = _role(role)
@@ -196,7 +195,7 @@ def token_create(
     from autoinform.db import transaction
     from autoinform.errors import PermissionDenied
     from autoinform.models import Role
-    from autoinform.tokens import create_token
+    from autoinform.tokens import create_token, write_token_file
 
     if output is not None and output.exists():
         fail(f"{output} exists already; not overwritten")

@@ -254,3 +254,12 @@ def test_passwords_tokens_and_session_ids_are_never_stored_or_logged_in_clear(
             assert all(len(h) == 64 for h in s.scalars(select(ApiToken.token_hash)))
     finally:
         rt.close()
+
+
+def test_web_and_fastagi_listen_on_loopback_unless_configured() -> None:
+    """Issue 12 item 2: the web app and FastAGI bind 127.0.0.1 by default (engine.py and
+    ivr/server.py listen on these settings)."""
+    from autoinform.config import IvrSettings, WebSettings
+
+    assert WebSettings().host == "127.0.0.1" and IvrSettings().host == "127.0.0.1"
+    assert WebSettings().cookie_secure is True
