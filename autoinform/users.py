@@ -3,6 +3,7 @@ access by role). Passwords are kept as argon2id hashes only (argon2-cffi)."""
 
 from __future__ import annotations
 
+import contextlib
 from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, func, select
@@ -49,6 +50,21 @@ def password_matches(user: User, password: str) -> bool:
     if hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hasher.hash(password)
     return True
+
+
+_DUMMY: list[str] = []
+
+
+def spend_a_check(password: str) -> None:
+    """Verify against a throwaway hash, so an unknown login costs the time a known one does (the
+    answer's delay does not tell which logins exist)."""
+    from argon2.exceptions import VerificationError
+
+    hasher = _hasher()
+    if not _DUMMY:
+        _DUMMY.append(hasher.hash("not anyone's password"))
+    with contextlib.suppress(VerificationError):
+        hasher.verify(_DUMMY[0], password)
 
 
 def user_count(session: Session) -> int:

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from autoinform.db import transaction
 from autoinform.models import User, utcnow
 from autoinform.runtime import Runtime
-from autoinform.users import password_matches
+from autoinform.users import password_matches, spend_a_check
 from autoinform.web.sessions import close_session, cookie_name, open_session, purge_expired
 from autoinform.web.throttle import Throttle
 
@@ -71,6 +71,8 @@ def login_router(rt: Runtime, throttle: Throttle) -> APIRouter:
             if refusal is not None:
                 log.warning("log-in throttled: login %r from %s", login, address)
                 return page(request, 429, error=refusal, next_=next, login=login)
+            if user is None or not user.password_hash:
+                spend_a_check(password)
             if user is None or user.disabled or not password_matches(user, password):
                 throttle.failed(user, address, now)
                 log.warning("log-in failed: login %r from %s", login, address)

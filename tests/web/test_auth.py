@@ -263,3 +263,42 @@ def test_web_and_fastagi_listen_on_loopback_unless_configured() -> None:
 
     assert WebSettings().host == "127.0.0.1" and IvrSettings().host == "127.0.0.1"
     assert WebSettings().cookie_secure is True
+
+
+async def test_log_in_csrf_and_tokens_over_a_real_server_on_loopback(web_rt: Runtime,
+                                                                    people: dict[Role, Person]) -> None:
+    """The same rules through uvicorn on 127.0.0.1 and a real HTTP client: the form log-in sets the
+    cookie, fetch-style requests need X-CSRF-Token, a token needs none, log-out ends the session."""
+    import asyncio
+    import socket
+
+    import httpx
+    import uvicorn
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    server = uvicorn.Server(uvicorn.Config(create_app(web_rt), log_config=None, access_log=False,
+                                           lifespan="off"))
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        while not server.started:
+            await asyncio.sleep(0.01)
+        async with httpx.AsyncClient(base_url=url, timeout=30) as c:
+            assert (await c.get("/api/campaigns")).status_code == 401
+            r = await c.post("/login", data={"login": "spec", "password": PASSWORD})
+            assert r.status_code == 303 and "HttpOnly" in r.headers["set-cookie"]
+            me = (await c.get("/api/me")).json()
+            assert me["login"] == "spec"
+            assert (await c.post("/api/campaigns/7/pause")).status_code == 403
+            passed = await c.post("/api/campaigns/7/pause", headers={"X-CSRF-Token": me["csrf_token"]})
+            assert passed.status_code == 404
+            assert (await c.post("/logout", data={"csrf_token": me["csrf_token"]})).status_code == 303
+            assert (await c.get("/api/me")).status_code == 401
+        async with httpx.AsyncClient(base_url=url, timeout=30) as c:
+            boss = people[Role.MANAGER]
+            assert (await c.post("/api/campaigns/7/pause", headers=boss.bearer)).status_code == 404
+    finally:
+        server.should_exit = True
+        await task
+        sock.close()
