@@ -25,8 +25,9 @@ TWILIO = TwilioSettings(account_sid="AC" + "0" * 32, auth_token=SecretStr("test-
 
 
 @pytest.fixture
-def api(tmp_path: Path) -> Iterator[tuple[TestClient, Runtime, dict[Role, Person]]]:
-    settings = web_settings(f"sqlite:///{tmp_path / 'api.db'}", tmp_path)
+def api(db_url: str, tmp_path: Path) -> Iterator[tuple[TestClient, Runtime, dict[Role, Person]]]:
+    """On SQLite and on PostgreSQL (tests/conftest.py's db_url)."""
+    settings = web_settings(db_url, tmp_path)
     settings.twilio = TWILIO
     rt = open_runtime(settings)
     people = make_people(rt)
