@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any
@@ -19,6 +19,7 @@ from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, Field
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from autoinform import campaigns
 from autoinform.db import transaction
@@ -109,7 +110,7 @@ def api_router(rt: Runtime, stats: Mapping[str, object]) -> APIRouter:
             campaigns.start(s, campaign_id, user.login, settings=rt.settings, probes=probes)
         return _progress(rt, campaign_id)
 
-    def step(operation: Any) -> Any:
+    def step(operation: Callable[[Session, int, str], object]) -> Callable[..., dict[str, Any]]:
         def run(campaign_id: CampaignId, user: Me) -> dict[str, Any]:
             with transaction(rt.sessions) as s:
                 operation(s, campaign_id, user.login)
