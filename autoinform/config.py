@@ -319,6 +319,21 @@ class WebSettings(_Masked):
     # by_path raises or lowers it for a path prefix, e.g. {"/api/lists": 268435456} for uploads.
     max_body_bytes: int = Field(1024 * 1024, ge=1)
     max_body_bytes_by_path: dict[str, int] = {}
+    # Access (issue 12, autoinform/web/sessions.py, throttle.py). The session cookie is Secure; only
+    # tests on http://127.0.0.1 turn that off, and only with a loopback host.
+    cookie_secure: bool = True
+    cookie_samesite: Literal["lax", "strict"] = "lax"
+    session_idle_minutes: int = Field(30, ge=1)  # no request for this long: log in again
+    session_absolute_hours: int = Field(12, ge=1)  # from log-in, however busy
+    login_failures_per_login: int = Field(5, ge=1)  # then that login waits login_lockout_minutes
+    login_failures_per_address: int = Field(20, ge=1)  # per client address within the lockout window
+    login_lockout_minutes: int = Field(15, ge=1)
+
+    @model_validator(mode="after")
+    def _secure_cookie_off_on_loopback_only(self) -> WebSettings:
+        if not self.cookie_secure and not _is_loopback(self.host):
+            raise ValueError(f"cookie_secure = false is for tests on a loopback host only, not {self.host!r}")
+        return self
 
     @field_validator("max_body_bytes_by_path")
     @classmethod

@@ -32,6 +32,7 @@ from autoinform.sandbox.twilio_api import ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER, 
 from autoinform.scenarios import load_all
 from autoinform.scenarios.store import snapshot
 from autoinform.startup import check_prompts
+from autoinform.tokens import create_token, write_token_file
 from autoinform.users import add_user
 
 SPECIALIST, MANAGER = "ivanova.specialist", "petrov.manager"
@@ -39,13 +40,21 @@ HOTLINE_DEMO = "+78512000000"  # synthetic: the demo's scenarios need some hotli
 _DAYS = {"legal": "not on Sundays or holidays", "working_days": "working days only", "any": "any day"}
 
 
+def token_file(rt: Runtime, login: str) -> Path:
+    return rt.settings.var_dir / "demo" / f"{login}.token"
+
+
 def _users(rt: Runtime) -> None:
+    """The demo's specialist and manager, each with an API token in var/demo/LOGIN.token (mode 600),
+    so the command lines the demo prints act as them (issue 12: the CLI acts by token only)."""
     with db.transaction(rt.sessions) as s:
         have = set(s.scalars(select(User.login)))
-        if SPECIALIST not in have:
-            add_user(s, SPECIALIST, Role.SPECIALIST, "Иванова А. С.", actor="demo")
-        if MANAGER not in have:
-            add_user(s, MANAGER, Role.MANAGER, "Петров В. Н.", actor="demo")
+        for login, role, name in ((SPECIALIST, Role.SPECIALIST, "Иванова А. С."),
+                                  (MANAGER, Role.MANAGER, "Петров В. Н.")):
+            if login not in have:
+                add_user(s, login, role, name, actor="demo")
+            if not token_file(rt, login).exists():
+                write_token_file(token_file(rt, login), create_token(s, login, "demo", actor="demo").secret)
 
 
 def _free_port() -> int:
@@ -164,5 +173,6 @@ def _demo(console: Console, rt: Runtime, demo_dir: Path, rows: int) -> int:
                   f"  autoinform scenarios render debt_reminder --channel phone --var debt=1234,56 "
                   f"--var hotline_phone={HOTLINE_DEMO}\n"
                   f"  autoinform say money 1234,56\n"
-                  f"  autoinform results history ACCOUNT --as {MANAGER} --format csv")
+                  f"  AUTOINFORM_TOKEN_FILE={token_file(rt, MANAGER)} autoinform results history ACCOUNT "
+                  f"--format csv")
     return cid

@@ -42,7 +42,7 @@ from autoinform.config import (
     WindowSettings,
     load_settings,
 )
-from autoinform.demo import MANAGER, SPECIALIST, _users
+from autoinform.demo import MANAGER, SPECIALIST, _users, token_file
 from autoinform.divisions import DIVISIONS
 from autoinform.engine import Engine, EngineOptions
 from autoinform.importing.importer import import_list
@@ -313,6 +313,7 @@ def _demo(console: Console, rt: Runtime, demo_dir: Path, stamp: str, instance: A
         t.add_row(r["outcome"] or "", r["reason"] or "", str(r["count"]))
     console.print(t)
     console.print(f"  autoinform campaigns report {cid}\n"
-                  f"  autoinform results history {DEMO_CUSTOMERS[0].account} --as {MANAGER}   "
+                  f"  AUTOINFORM_TOKEN_FILE={token_file(rt, MANAGER)} autoinform results history "
+                  f"{DEMO_CUSTOMERS[0].account}   "
                   "(the call's evidence: AMD status, prompts, keys, times)")
     return cid

@@ -86,3 +86,8 @@ class ChannelError(AutoinformError):
         super().__init__(message)
         self.permanent = permanent
         self.code = code
+
+
+class AuthenticationError(AutoinformError):
+    """Who is acting could not be established: no or unknown token, a token file others can read,
+    a disabled user, a wrong password (issue 12). The message never contains the secret."""

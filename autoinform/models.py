@@ -91,6 +91,7 @@ class Role(enum.StrEnum):
     MANAGER = "manager"
     OPERATOR = "operator"
     ADMIN = "admin"
+    VIEWER = "viewer"  # reads progress and counts, never personal data (issue 12)
 
 
 class CampaignState(enum.StrEnum):
@@ -141,6 +142,12 @@ class User(Base):
     full_name: Mapped[str] = mapped_column(String(200), default="")
     role: Mapped[Role] = mapped_column(_enum(Role, "role"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # argon2id hash (autoinform/users.py); None: no web log-in until `autoinform users passwd`.
+    password_hash: Mapped[str | None] = mapped_column(String(200), default=None)
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Failed log-ins since the last success: log-in throttling per login (autoinform/web/throttle.py).
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_failed_login_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class Customer(Base):
@@ -567,3 +574,33 @@ class InboundSms(Base):
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
     result: Mapped[str] = mapped_column(String(32))  # accepted | malformed | unknown_sender | a refusal
     reply: Mapped[str] = mapped_column(String(1600))
+
+
+class WebSession(Base):
+    """A browser's log-in (issue 12): the cookie holds a random id, only its SHA-256 is stored, so a
+    copy of the table logs nobody in. Expiry (idle and absolute) is decided from web settings."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    id_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    client: Mapped[str] = mapped_column(String(64), default="")
+
+
+class ApiToken(Base):
+    """A personal API token (scripts, the command line): only its SHA-256 is stored; the token
+    itself is shown once when it is made."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(default=None)
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)

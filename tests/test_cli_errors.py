@@ -13,6 +13,7 @@ from autoinform.cli import app
 from autoinform.errors import ScenarioError
 from autoinform.scenarios import load_scenario
 from autoinform.scenarios.samples import BUILTIN_SAMPLES
+from tests.cli_actors import act_as_specialist
 
 ROOT = Path(__file__).resolve().parents[1]
 runner = CliRunner()
@@ -27,6 +28,7 @@ def _env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AUTOINFORM_SCENARIOS_DIR", str(ROOT / "scenarios"))
     monkeypatch.setenv("AUTOINFORM_AUDIO_DIR", str(ROOT / "audio"))
     monkeypatch.setenv("COLUMNS", "200")
+    act_as_specialist(monkeypatch)  # importing needs a specialist (issue 12)
 
 
 def invoke(*args: str) -> tuple[int, str]:
@@ -71,8 +73,7 @@ def test_item4_an_unknown_scenario_lists_the_valid_names(tmp_path: Path) -> None
     """Issue 9 item 4 (AI-3): `campaigns create --scenario NAME` with a wrong name said `cannot read:
     No such file or directory`; it names the scenarios there are."""
     code, out = invoke("campaigns", "create", "--name", "x", "--scenario", "debt_remindr", "--list", "none",
-                       "--channels", "email", "--start", "2026-12-07T10:00", "--end", "2026-12-08T10:00",
-                       "--as", "nobody")
+                       "--channels", "email", "--start", "2026-12-07T10:00", "--end", "2026-12-08T10:00")
     assert code == 1
     assert "no scenario 'debt_remindr'" in out and "debt_reminder" in out and "planned_outage" in out
     with pytest.raises(ScenarioError, match=r"no scenario 'nope'; known: .*tariff_change"):

@@ -17,6 +17,7 @@ from autoinform.importing.importer import import_list
 from autoinform.models import Customer, StopEntry
 from autoinform.results import read_stop_file
 from autoinform.runtime import Runtime
+from tests.cli_actors import add_user, as_user
 from tests.conftest import ROOT
 
 runner = CliRunner()
@@ -109,21 +110,21 @@ def _customers(*accounts: str) -> None:
 def test_cli_stores_the_reason_and_shows_it_and_the_rejected_lines(env: Path) -> None:
     """Issue 8 item 5: `--reason moved_out` is stored on each entry and shown; bad lines are listed.
     Issue 9: an account no customer has is reported and not added (it would stop nothing)."""
-    assert runner.invoke(app, ["users", "add", "spec", "--role", "specialist"]).exit_code == 0
+    assert add_user(runner, app, "spec", "specialist").exit_code == 0
     _customers("12/345", "АБ-1002")
     path = _file(env, "ЛС\n12/345\nоплатили!\nАБ-1002\n999999\n", "cp1251")
-    r = runner.invoke(app, ["results", "stop", str(path), "--as", "spec", "--reason", "moved_out"])
+    r = runner.invoke(app, ["results", "stop", str(path), "--reason", "moved_out"], env=as_user("spec"))
     assert r.exit_code == 0, r.output
     assert "2 accounts added to the stop list (reason: moved_out)" in r.output
     assert "line 3" in r.output and "оплатили!" in r.output
     assert "1 accounts not in the customer base (not added): 999999" in r.output
-    listed = runner.invoke(app, ["results", "stops", "--as", "spec", "--json"])
+    listed = runner.invoke(app, ["results", "stops", "--json"], env=as_user("spec"))
     assert listed.exit_code == 0, listed.output
     assert sorted((e["account"], e["reason"]) for e in json.loads(listed.output)) == [
         ("12/345", "moved_out"), ("АБ-1002", "moved_out")]
-    shown = runner.invoke(app, ["results", "stops", "--as", "spec", "--account", "12/345"])
+    shown = runner.invoke(app, ["results", "stops", "--account", "12/345"], env=as_user("spec"))
     assert "moved_out" in shown.output and "АБ-1002" not in shown.output
-    bad = runner.invoke(app, ["results", "stop", str(path), "--as", "spec", "--reason", "Moved out!"])
+    bad = runner.invoke(app, ["results", "stop", str(path), "--reason", "Moved out!"], env=as_user("spec"))
     assert bad.exit_code == 2 and "reason" in bad.output
 
 

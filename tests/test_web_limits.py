@@ -23,8 +23,12 @@ from pydantic import BaseModel, SecretStr
 from autoinform.channels.base import ProviderStatus
 from autoinform.channels.twilio_callbacks import SMS_STATUS_PATH, twilio_status_router
 from autoinform.config import Settings, TwilioSettings, WebSettings
+from autoinform.db import transaction
+from autoinform.models import Role
 from autoinform.runtime import Runtime, open_runtime
 from autoinform.sandbox.twilio_api import ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER, twilio_signature
+from autoinform.tokens import create_token
+from autoinform.users import add_user
 from autoinform.web.app import create_app
 from autoinform.web.limits import BodyLimitCounters
 
@@ -43,6 +47,7 @@ class Served:
     port: int
     limits: BodyLimitCounters
     statuses: list[ProviderStatus] = field(default_factory=list)
+    viewer: dict[str, str] = field(default_factory=dict)  # /api needs a user (issue 12)
 
 
 @pytest.fixture
@@ -83,7 +88,10 @@ async def served(web_rt: Runtime) -> AsyncIterator[Served]:
     task = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started:
         await asyncio.sleep(0.01)
-    yield Served(url, port, app.state.body_limits, statuses)
+    with transaction(web_rt.sessions) as s:
+        add_user(s, "view", Role.VIEWER, actor="test")
+        token = create_token(s, "view", "test", actor="test").secret
+    yield Served(url, port, app.state.body_limits, statuses, {"Authorization": f"Bearer {token}"})
     server.should_exit = True
     await task
     sock.close()
@@ -210,7 +218,7 @@ async def test_normal_callback_still_works_and_refusals_are_in_metrics(served: S
         signature = twilio_signature(AUTH_TOKEN, url, params)
         ok = await client.post(url, data=params, headers={"X-Twilio-Signature": signature})
         too_big = await asyncio.to_thread(_declared, served.port, 2 * MiB)
-        metrics = (await client.get(served.url + "/api/metrics")).json()
+        metrics = (await client.get(served.url + "/api/metrics", headers=served.viewer)).json()
     assert ok.status_code == 204 and [s.provider_id for s in served.statuses] == ["SM" + "2" * 32]
     assert _status_line(too_big).startswith("HTTP/1.1 413")
     assert metrics["web"] == {"refused_declared": 1, "refused_streamed": 0}

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from autoinform.cli.common import console, err_console, fail, print_json, runtime
+from autoinform.cli.common import acting_user, console, err_console, fail, print_json, runtime
 from autoinform.errors import AutoinformError
 
 if TYPE_CHECKING:
@@ -19,7 +19,6 @@ if TYPE_CHECKING:
 
 app = typer.Typer(help="Create, approve and run campaigns (AI-7, AI-15).", no_args_is_help=True)
 
-Actor = Annotated[str, typer.Option("--as", help="Login of the user acting (roles decide what is allowed).")]
 Json = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
 
@@ -49,10 +48,10 @@ def create(
     channels: Annotated[str, typer.Option(help="Fallback chain, e.g. email,sms.")],
     start: Annotated[str, typer.Option(help="Start, ISO 8601 (local time if no offset).")],
     end: Annotated[str, typer.Option(help="End, ISO 8601 (local time if no offset).")],
-    actor: Actor,
     as_json: Json = False,
 ) -> None:
-    """Form a campaign (a specialist); it stays a draft until a manager approves it."""
+    """Form a campaign (a specialist); it stays a draft until a manager approves it.
+    Acts as the owner of your API token, as every command that changes something does."""
     from sqlalchemy import select
 
     from autoinform import campaigns
@@ -73,7 +72,7 @@ def create(
             with _refusal(as_json):
                 c = campaigns.create(s, name=name, scenario=version, contact_list=lst, channels=chain,
                                      start_at=parse_instant(start, tz), end_at=parse_instant(end, tz),
-                                     actor=actor, supported=list(sc.channels), groups=sc.spec.groups,
+                                     actor=acting_user(s).login, supported=list(sc.channels), groups=sc.spec.groups,
                                      settings=rt.settings)
             cid = c.id
         _show(rt, cid, as_json)
@@ -100,17 +99,17 @@ def _refusal(as_json: bool) -> Iterator[None]:
         raise typer.Exit(1) from None
 
 
-def _act(operation: Callable[[Session, int, str], object], campaign_id: int, actor: str, as_json: bool) -> None:
+def _act(operation: Callable[[Session, int, str], object], campaign_id: int, as_json: bool) -> None:
     from autoinform.db import transaction
 
     with runtime() as rt:
         with transaction(rt.sessions) as s:
-            operation(s, campaign_id, actor)
+            operation(s, campaign_id, acting_user(s).login)
         _show(rt, campaign_id, as_json)
 
 
 @app.command("approve")
-def approve(campaign_id: int, actor: Actor, as_json: Json = False) -> None:
+def approve(campaign_id: int, as_json: Json = False) -> None:
     """Approve a draft (a manager other than its author). The preflight runs again: a campaign that
     cannot work is refused; its warnings are printed (and shown by `campaigns show` beforehand)."""
     from autoinform import campaigns
@@ -118,12 +117,12 @@ def approve(campaign_id: int, actor: Actor, as_json: Json = False) -> None:
 
     with runtime() as rt:
         with transaction(rt.sessions) as s, _refusal(as_json):
-            campaigns.approve(s, campaign_id, actor, settings=rt.settings)
+            campaigns.approve(s, campaign_id, acting_user(s).login, settings=rt.settings)
         _show(rt, campaign_id, as_json)
 
 
 @app.command("start")
-def start(campaign_id: int, actor: Actor, as_json: Json = False) -> None:
+def start(campaign_id: int, as_json: Json = False) -> None:
     """Schedule an approved campaign: deliveries are created; it runs from its start time.
     Refused when it cannot work (the preflight: a channel of its chain that cannot be sent on with
     these settings, nobody reachable, a variable missing everywhere); the SMTP relay is asked too."""
@@ -137,7 +136,7 @@ def start(campaign_id: int, actor: Actor, as_json: Json = False) -> None:
             chain = [Channel(c) for c in campaigns.get(s, campaign_id).channels]
         probes = probe_channels(rt.settings, chain)  # outside the transaction: it may wait seconds
         with transaction(rt.sessions) as s, _refusal(as_json):
-            campaigns.start(s, campaign_id, actor, settings=rt.settings, probes=probes)
+            campaigns.start(s, campaign_id, acting_user(s).login, settings=rt.settings, probes=probes)
         _show(rt, campaign_id, as_json)
 
 
@@ -163,27 +162,27 @@ def check(campaign_id: int, network: Annotated[bool, typer.Option(
 
 
 @app.command("pause")
-def pause(campaign_id: int, actor: Actor, as_json: Json = False) -> None:
+def pause(campaign_id: int, as_json: Json = False) -> None:
     """Nothing more leaves: sends under way finish, queued work goes back to pending until resume."""
     from autoinform import campaigns
 
-    _act(campaigns.pause, campaign_id, actor, as_json)
+    _act(campaigns.pause, campaign_id, as_json)
 
 
 @app.command("resume")
-def resume(campaign_id: int, actor: Actor, as_json: Json = False) -> None:
+def resume(campaign_id: int, as_json: Json = False) -> None:
     """Resume a paused campaign."""
     from autoinform import campaigns
 
-    _act(campaigns.resume, campaign_id, actor, as_json)
+    _act(campaigns.resume, campaign_id, as_json)
 
 
 @app.command("cancel")
-def cancel(campaign_id: int, actor: Actor, as_json: Json = False) -> None:
+def cancel(campaign_id: int, as_json: Json = False) -> None:
     """Cancel: every delivery not yet final ends negative with reason 'cancelled'."""
     from autoinform import campaigns
 
-    _act(campaigns.cancel, campaign_id, actor, as_json)
+    _act(campaigns.cancel, campaign_id, as_json)
 
 
 @app.command("show")

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from autoinform.cli.common import EXIT_USAGE, console, fail, print_json, runtime
+from autoinform.cli.common import EXIT_USAGE, acting_user, console, fail, print_json, runtime
 
 if TYPE_CHECKING:
     from autoinform.importing.importer import ImportReport
@@ -66,16 +66,21 @@ def import_cmd(
     as_json: bool = JsonOpt,
     reject_report: Path | None = typer.Option(
         None, "--reject-report", help="Write rejected rows and warnings to this CSV (opens in Excel)."),
-    created_by: str = typer.Option("", "--by", help="Who imports the list (recorded in the audit log)."),
 ) -> None:
-    """Import a billing export (CSV in UTF-8/CP1251 with ; or , — or XLSX) as a contact list."""
+    """Import a billing export (CSV in UTF-8/CP1251 with ; or , — or XLSX) as a contact list
+    (a specialist or a manager; the owner of your API token is recorded as its importer)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from autoinform.db import transaction
     from autoinform.importing.export import export_rejections
     from autoinform.importing.importer import import_list
     from autoinform.importing.reader import estimate_rows
+    from autoinform.models import Role
+    from autoinform.users import audit
 
     with runtime() as rt:
+        with transaction(rt.sessions) as s:
+            created_by = acting_user(s, Role.SPECIALIST, Role.MANAGER).login
         # ImportFileError, ListExistsError, ListInUseError: a clear message and exit code 1 (runtime()).
         total = None if as_json else estimate_rows(file)
         if total is not None and total >= PROGRESS_FROM:
@@ -87,8 +92,9 @@ def import_cmd(
         else:
             report = import_list(rt, file, name, created_by=created_by)
         if reject_report is not None:
-            with rt.sessions() as s:
+            with transaction(rt.sessions) as s:
                 written = export_rejections(s, report.list_id, reject_report)
+                audit(s, created_by, "lists.rejections.export", "list", report.list_id, rows=written)
             if not as_json:
                 console.print(f"rejection report: {written} entries written to {reject_report}")
         if as_json:
@@ -161,18 +167,24 @@ def rejections_cmd(
     kind: str | None = typer.Option(None, "--kind", help="Only 'rejected' or only 'warning' entries."),
     limit: int = typer.Option(50, "--limit", min=1, help="Rows to show on screen."),
 ) -> None:
-    """The rejection report of a list: row, column, reason, original data."""
+    """The rejection report of a list: row, column, reason, original data (personal data: a
+    specialist or a manager; an export is in the audit log, AI-19)."""
     from rich.table import Table
 
+    from autoinform.db import transaction
     from autoinform.importing.export import export_rejections, rejection_rows
     from autoinform.importing.queries import find_list
+    from autoinform.models import Role
+    from autoinform.users import audit
 
     if kind not in (None, "rejected", "warning"):
         fail("--kind is 'rejected' or 'warning'", EXIT_USAGE)
-    with runtime() as rt, rt.sessions() as s:
+    with runtime() as rt, transaction(rt.sessions) as s:
+        actor = acting_user(s, Role.SPECIALIST, Role.MANAGER).login
         lst = find_list(s, key)
         if export is not None:
             n = export_rejections(s, lst.id, export, kind=kind)
+            audit(s, actor, "lists.rejections.export", "list", lst.id, rows=n, kind=kind)
             console.print(f"{n} entries written to {export}")
             return
         table = Table("row", "kind", "column", "reason", "data")

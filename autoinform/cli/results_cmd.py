@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from autoinform.cli.common import EXIT_USAGE, console, err_console, fail, print_json, runtime
+from autoinform.cli.common import EXIT_USAGE, acting_user, console, err_console, fail, print_json, runtime
 
 app = typer.Typer(help="Notice history per account and the stop list.", no_args_is_help=True)
 
@@ -16,20 +16,20 @@ app = typer.Typer(help="Notice history per account and the stop list.", no_args_
 @app.command("history")
 def history(
     account: str,
-    actor: Annotated[str, typer.Option("--as", help="Manager or admin login: exports are controlled (AI-19).")],
     fmt: Annotated[str, typer.Option("--format", help="json or csv")] = "json",
     output: Annotated[Path | None, typer.Option(help="Write to this file instead of stdout.")] = None,
 ) -> None:
-    """Export every attempt made for ACCOUNT, with what was sent and how it ended."""
+    """Export every attempt made for ACCOUNT, with what was sent and how it ended (a manager or an
+    admin: the export is in the audit log, AI-19)."""
     from autoinform.db import transaction
     from autoinform.models import Role
     from autoinform.results import account_history, to_csv
-    from autoinform.users import audit, require_role
+    from autoinform.users import audit
 
     if fmt not in ("json", "csv"):
         fail("--format must be json or csv", 2)
     with runtime() as rt, transaction(rt.sessions) as s:
-        require_role(s, actor, Role.MANAGER)
+        actor = acting_user(s, Role.MANAGER).login
         rows = account_history(s, account)
         audit(s, actor, "results.export", "account", account, rows=len(rows), format=fmt)
     if fmt == "json" and output is None:
@@ -50,7 +50,6 @@ def history(
 def stop(
     file: Annotated[Path, typer.Argument(help="Accounts, one per line, or a CSV with an account column "
                                               "(named by a header such as 'Лицевой счёт' or the first).")],
-    actor: Annotated[str, typer.Option("--as")],
     reason: Annotated[str, typer.Option(help="Why these accounts are stopped, stored on each entry: "
                                              "paid, moved_out, … (pending notices end with it).")] = "paid",
     as_json: Annotated[bool, typer.Option("--json")] = False,
@@ -61,7 +60,6 @@ def stop(
     from autoinform.db import transaction
     from autoinform.models import Role
     from autoinform.results import add_stops, read_stop_file, stop_reason, unknown_accounts
-    from autoinform.users import require_role
 
     try:
         reason = stop_reason(reason)
@@ -70,7 +68,7 @@ def stop(
     with runtime() as rt:
         read = read_stop_file(file)
         with transaction(rt.sessions) as s:
-            require_role(s, actor, Role.SPECIALIST, Role.MANAGER)
+            actor = acting_user(s, Role.SPECIALIST, Role.MANAGER).login
             unknown = unknown_accounts(s, read.accounts)
             known = [a for a in read.accounts if a not in set(unknown)]
             n = add_stops(s, known, reason=reason, source=file.name, actor=actor,
@@ -94,7 +92,6 @@ def stop(
 
 @app.command("stops")
 def stops(
-    actor: Annotated[str, typer.Option("--as")],
     account: Annotated[str | None, typer.Option(help="Only this account's entries.")] = None,
     limit: Annotated[int, typer.Option(min=1)] = 1000,
     as_json: Annotated[bool, typer.Option("--json")] = False,
@@ -103,10 +100,9 @@ def stops(
     from autoinform.db import transaction
     from autoinform.models import Role
     from autoinform.results import list_stops
-    from autoinform.users import require_role
 
     with runtime() as rt, transaction(rt.sessions) as s:
-        require_role(s, actor, Role.SPECIALIST, Role.MANAGER)
+        acting_user(s, Role.SPECIALIST, Role.MANAGER)
         rows = list_stops(s, account=account, limit=limit)
     if as_json:
         print_json(rows)

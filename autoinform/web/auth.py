@@ -1,8 +1,11 @@
 """Who is asking: the seam between log-in (sessions, tokens) and the pages and API routes.
 
-The authentication middleware (issue 12, item 2) puts a CurrentUser on `request.state.user` for a
-valid session cookie or API token; routes declare the roles they allow with `Depends(require(...))`.
-Admin is allowed everywhere. A route never reads cookies or tokens itself.
+The authentication middleware (issue 12, item 2; autoinform/web/middleware.py) puts a CurrentUser
+on `request.state.user` for a valid session cookie or API token; routes declare the roles they
+allow with `Depends(require(...))`. Admin is allowed everywhere. A route never reads cookies or
+tokens itself. A page puts `csrf_token(request)` in its template context (base.html's log-out form
+and every form of its own carry it as the hidden field `csrf_token`, first in a multipart form);
+the middleware refuses an unsafe request from a session without it.
 """
 
 from __future__ import annotations
@@ -47,3 +50,8 @@ def require(*roles: Role) -> Callable[[Request], CurrentUser]:
         return user
 
     return dependency
+
+
+def csrf_token(request: Request) -> str:
+    """The session's CSRF token for a page's forms ("" without a session, e.g. on /login)."""
+    return str(getattr(request.state, "csrf_token", "") or "")

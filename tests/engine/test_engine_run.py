@@ -14,11 +14,13 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import select
 
+from autoinform import db
 from autoinform.config import Settings, TwilioSettings, WindowSettings
 from autoinform.engine import Engine, EngineOptions
 from autoinform.models import Attempt, Channel, Customer, Delivery, utcnow
 from autoinform.runtime import open_runtime
 from autoinform.sandbox.twilio_api import ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER, FakeTwilio, Final
+from autoinform.tokens import create_token
 from tests.conftest import ROOT
 from tests.engine.builders import Person, campaign, users
 from tests.fakes.smtp_sink import Action, SmtpSink
@@ -54,6 +56,8 @@ async def test_engine_runs_email_and_sms_campaign_to_the_end(tmp_path: Path, bac
             )
             rt = open_runtime(settings)
             users(rt)
+            with db.transaction(rt.sessions) as s:  # /api needs a user (issue 12)
+                bearer = {"Authorization": "Bearer " + create_token(s, "boss", "test", actor="test").secret}
             b = campaign(rt, [Person("810001", email="a@example.ru", mobile="+79001110001"),
                               Person("810002", email="b@example.ru", mobile="+79001110002"),
                               Person("810003", email="c@example.ru", mobile="+79001110003"),
@@ -69,9 +73,9 @@ async def test_engine_runs_email_and_sms_campaign_to_the_end(tmp_path: Path, bac
                                                                         "delivered"},
                                          headers={"X-Twilio-Signature": "forged"})
                 assert forged.status_code == 403
-                metrics = (await http.get("/api/metrics")).json()
+                metrics = (await http.get("/api/metrics", headers=bearer)).json()
                 assert metrics["twilio_callbacks"]["rejected_signature"] == 1
-                assert (await http.get(f"/api/campaigns/{b.campaign_id}")).json()["total"] == 4
+                assert (await http.get(f"/api/campaigns/{b.campaign_id}", headers=bearer)).json()["total"] == 4
                 await asyncio.wait_for(run, 60)
             with rt.sessions() as s:
                 accounts = dict(s.execute(select(Customer.id, Customer.account)).all())

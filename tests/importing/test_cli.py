@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from autoinform.cli import app, lists_cmd
+from tests.cli_actors import act_as_specialist
 
 runner = CliRunner()
 
@@ -18,6 +19,7 @@ def _env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)  # no stray autoinform.toml
     monkeypatch.setenv("AUTOINFORM_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
     monkeypatch.setenv("AUTOINFORM_VAR_DIR", str(tmp_path / "var"))
+    act_as_specialist(monkeypatch)  # importing and the rejection report need a specialist (issue 12)
 
 
 def _ok(*args: str) -> str:

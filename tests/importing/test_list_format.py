@@ -18,6 +18,7 @@ from autoinform.cli import app
 from autoinform.importing.importer import import_list
 from autoinform.models import Customer, ListRejection, ListRow
 from autoinform.runtime import Runtime
+from tests.cli_actors import act_as_specialist
 
 runner = CliRunner()
 CYRILLIC = re.compile("[а-яё]", re.IGNORECASE)
@@ -134,6 +135,7 @@ def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("AUTOINFORM_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
     monkeypatch.setenv("AUTOINFORM_VAR_DIR", str(tmp_path / "var"))
     monkeypatch.setenv("AUTOINFORM_TIMEZONE", "Asia/Vladivostok")
+    act_as_specialist(monkeypatch)  # importing needs a specialist (issue 12)
     return tmp_path
 
 
