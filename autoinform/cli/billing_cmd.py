@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 
 from autoinform.cli.common import console, print_json, runtime
-from autoinform.hotline.cli_support import Actor
 
 app = typer.Typer(help="Import balance exports for the hotline (HL-8).", no_args_is_help=True)
 
@@ -17,7 +16,6 @@ app = typer.Typer(help="Import balance exports for the hotline (HL-8).", no_args
 def import_cmd(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True,
                                          help="CSV (UTF-8/CP1251, ; , or tab) or XLSX: account, balance, date.")],
-    actor: Actor,
     as_of: Annotated[str | None, typer.Option("--as-of", help="The date every balance is valid for, when "
                                                               "the file has no date column.")] = None,
     reject_report: Annotated[Path | None, typer.Option("--reject-report",
@@ -32,7 +30,7 @@ def import_cmd(
     day = parse_day(as_of) if as_of else None
     with runtime() as rt:
         with rt.sessions() as s:
-            login = acting(s, actor, Role.SPECIALIST, Role.MANAGER)
+            login = acting(s, Role.SPECIALIST, Role.MANAGER)
         report = import_balances(rt, file, actor=login, as_of=day)
         written = None
         if reject_report is not None:
@@ -53,7 +51,7 @@ def import_cmd(
 
 
 @app.command("list")
-def list_cmd(actor: Actor, limit: Annotated[int, typer.Option("--limit", min=1)] = 50,
+def list_cmd(limit: Annotated[int, typer.Option("--limit", min=1)] = 50,
              as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False) -> None:
     """Past balance imports with their accounting (read = stored + older + rejected)."""
     from rich.table import Table
@@ -63,7 +61,7 @@ def list_cmd(actor: Actor, limit: Annotated[int, typer.Option("--limit", min=1)]
     from autoinform.models import BillingImport, Role
 
     with runtime() as rt, rt.sessions() as s:
-        acting(s, actor, Role.SPECIALIST, Role.MANAGER)
+        acting(s, Role.SPECIALIST, Role.MANAGER)
         rows = [{"id": b.id, "file": b.source_file, "sha256": b.sha256, "by": b.actor,
                  "at": b.created_at.isoformat(), "read": b.rows_read, "stored": b.rows_stored,
                  "older": b.rows_older, "rejected": b.rows_rejected, "complete": b.complete}

@@ -7,7 +7,6 @@ from typing import Annotated
 import typer
 
 from autoinform.cli.common import EXIT_USAGE, console, fail, print_json, runtime
-from autoinform.hotline.cli_support import Actor
 from autoinform.hotline.states import TaskOutcome
 
 app = typer.Typer(help="Callbacks and other hotline tasks: list, take, done (HL-2, QI-2).", no_args_is_help=True)
@@ -17,7 +16,6 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print as JSON.")]
 
 @app.command("list")
 def list_cmd(
-    actor: Actor,
     overdue: Annotated[bool, typer.Option("--overdue", help="Only tasks past their deadline, not done.")] = False,
     state: Annotated[str | None, typer.Option("--state", help="open, taken or done (default: not done).")] = None,
     limit: Annotated[int, typer.Option("--limit", min=1)] = 200,
@@ -36,7 +34,7 @@ def list_cmd(
         fail("--state is open, taken or done", EXIT_USAGE)
     now = datetime.now(UTC)
     with runtime() as rt, rt.sessions() as s:
-        acting(s, actor, Role.OPERATOR, Role.MANAGER)
+        acting(s, Role.OPERATOR, Role.MANAGER)
         rows = [tasks.as_dict(r, now) for r in tasks.listing(s, now=now, overdue=overdue, state=state, limit=limit)]
         tz = rt.settings.tz
     if as_json:
@@ -52,7 +50,7 @@ def list_cmd(
 
 
 @app.command("take")
-def take_cmd(task_id: Annotated[int, typer.Argument(help="Task id.")], actor: Actor) -> None:
+def take_cmd(task_id: Annotated[int, typer.Argument(help="Task id.")]) -> None:
     """Take a task: it is yours to call back (another operator may take it over)."""
     from datetime import UTC, datetime
 
@@ -62,7 +60,7 @@ def take_cmd(task_id: Annotated[int, typer.Argument(help="Task id.")], actor: Ac
     from autoinform.models import Role
 
     with runtime() as rt, db.transaction(rt.sessions) as s:
-        login = acting(s, actor, Role.OPERATOR, Role.MANAGER)
+        login = acting(s, Role.OPERATOR, Role.MANAGER)
         row = tasks.take(s, task_id, login, datetime.now(UTC))
         caller = row.caller  # the operator needs the number to call back
     console.print(f"task {task_id} taken by {login}: call {caller}", highlight=False)
@@ -71,7 +69,6 @@ def take_cmd(task_id: Annotated[int, typer.Argument(help="Task id.")], actor: Ac
 @app.command("done")
 def done_cmd(
     task_id: Annotated[int, typer.Argument(help="Task id.")],
-    actor: Actor,
     outcome: Annotated[TaskOutcome | None, typer.Option("--outcome", help="How it ended (required).")] = None,
     note: Annotated[str, typer.Option("--note", help="What was said or done.")] = "",
 ) -> None:
@@ -86,7 +83,7 @@ def done_cmd(
     if outcome is None:
         fail("--outcome is required: " + ", ".join(o.value for o in TaskOutcome), EXIT_USAGE)
     with runtime() as rt, db.transaction(rt.sessions) as s:
-        login = acting(s, actor, Role.OPERATOR, Role.MANAGER)
+        login = acting(s, Role.OPERATOR, Role.MANAGER)
         now = datetime.now(UTC)
         row = tasks.done(s, task_id, login, outcome, now, note)
         late = now > row.deadline
@@ -95,7 +92,6 @@ def done_cmd(
 
 @app.command("report")
 def report_cmd(
-    actor: Actor,
     since: Annotated[str | None, typer.Option("--since", help="Tasks created from this date (local).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -107,7 +103,7 @@ def report_cmd(
     from autoinform.models import Role
 
     with runtime() as rt, rt.sessions() as s:
-        acting(s, actor, Role.OPERATOR, Role.MANAGER)
+        acting(s, Role.OPERATOR, Role.MANAGER)
         start = parse_instant(since, rt.settings.tz) if since else None
         rep = tasks.overdue_report(s, datetime.now(UTC), start)
     data = {"done_on_time": rep.done_on_time, "done_late": rep.done_late, "open_overdue": rep.open_overdue,

@@ -9,7 +9,6 @@ from typing import Annotated
 import typer
 
 from autoinform.cli.common import err_console, runtime
-from autoinform.hotline.cli_support import Actor
 
 app = typer.Typer(help="Meter readings from the hotline and SMS (HL-7).", no_args_is_help=True)
 
@@ -17,7 +16,6 @@ app = typer.Typer(help="Meter readings from the hotline and SMS (HL-7).", no_arg
 @app.command("export")
 def export_cmd(
     since: Annotated[str, typer.Option("--since", help="From this date or date-time (local time).")],
-    actor: Actor,
     until: Annotated[str | None, typer.Option("--until", help="Up to (not including) this instant.")] = None,
     out: Annotated[Path | None, typer.Option("--out", help="Write here (UTF-8 with BOM) instead of stdout.")] = None,
 ) -> None:
@@ -33,7 +31,7 @@ def export_cmd(
         start = parse_instant(since, tz)
         end = parse_instant(until, tz) if until else None
         with db.transaction(rt.sessions) as s:
-            login = acting(s, actor, Role.SPECIALIST, Role.MANAGER)
+            login = acting(s, Role.SPECIALIST, Role.MANAGER)
             if out is None:
                 n = write_export(sys.stdout, readings_since(s, start, end), tz)
             else:

@@ -8,13 +8,12 @@ from typing import Annotated, Any
 import typer
 
 from autoinform.cli.common import console, print_json, runtime
-from autoinform.hotline.cli_support import Actor
 
 app = typer.Typer(help="Hotline recordings: list, get (audited), purge past retention.", no_args_is_help=True)
 
 
 @app.command("list")
-def list_cmd(actor: Actor, limit: Annotated[int, typer.Option("--limit", min=1)] = 100,
+def list_cmd(limit: Annotated[int, typer.Option("--limit", min=1)] = 100,
              as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """The latest recordings with their call, task and expiry."""
     from rich.table import Table
@@ -24,7 +23,7 @@ def list_cmd(actor: Actor, limit: Annotated[int, typer.Option("--limit", min=1)]
     from autoinform.models import Role
 
     with runtime() as rt, rt.sessions() as s:
-        acting(s, actor, Role.OPERATOR, Role.MANAGER)
+        acting(s, Role.OPERATOR, Role.MANAGER)
         rows: list[dict[str, Any]] = [
             {"id": r.id, "call_id": r.call_id, "task_id": r.task_id, "created_at": r.created_at.isoformat(),
              "expires_at": r.expires_at.isoformat(), "file": Path(r.path).name}
@@ -43,7 +42,6 @@ def list_cmd(actor: Actor, limit: Annotated[int, typer.Option("--limit", min=1)]
 def get_cmd(
     recording_id: Annotated[int, typer.Argument(help="Recording id.")],
     out: Annotated[Path, typer.Option("--out", dir_okay=False, help="Where to write the copy.")],
-    actor: Actor,
     reason: Annotated[str, typer.Option("--reason", help="Why (kept in the audit log).")] = "",
 ) -> None:
     """Copy a recording out; the download is written to the audit log."""
@@ -53,13 +51,13 @@ def get_cmd(
     from autoinform.models import Role
 
     with runtime() as rt, db.transaction(rt.sessions) as s:
-        login = acting(s, actor, Role.OPERATOR, Role.MANAGER)
+        login = acting(s, Role.OPERATOR, Role.MANAGER)
         recordings.copy_out(s, recording_id, out, login, reason)
     console.print(f"recording {recording_id} written to {out}")
 
 
 @app.command("purge")
-def purge_cmd(actor: Actor) -> None:
+def purge_cmd() -> None:
     """Remove recordings past hotline.recording_retention_days (files and rows)."""
     from datetime import UTC, datetime
 
@@ -71,7 +69,7 @@ def purge_cmd(actor: Actor) -> None:
 
     with runtime() as rt:
         with rt.sessions() as s:
-            login = acting(s, actor, Role.MANAGER)
+            login = acting(s, Role.MANAGER)
         rep = recordings.purge(rt, datetime.now(UTC))
         with db.transaction(rt.sessions) as s:
             audit(s, login, "recordings.purge", "recording", "", rows=rep.rows, orphan_files=rep.orphan_files)

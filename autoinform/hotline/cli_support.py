@@ -1,13 +1,13 @@
 """What the hotline's CLI groups share: who is acting, and instants typed on the command line.
 
-The acting user is named in one place (`Actor`, `acting`): when the CLI gets real authentication
-(issue 12), this module is the one to change; the commands keep calling `acting(session, login, role…)`.
+The acting user is the owner of the caller's API token (autoinform/cli/common.acting_user, issue 12);
+commands call `acting(session, role…)`.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime, time
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import typer
@@ -17,15 +17,11 @@ if TYPE_CHECKING:  # kept light: every group module is imported for `autoinform 
 
     from autoinform.models import Role
 
-Actor = Annotated[str, typer.Option("--as", help="Login of the user acting (roles decide what is allowed; "
-                                                 "every action goes to the audit log).")]
-
-
-def acting(session: Session, login: str, *roles: Role) -> str:
+def acting(session: Session, *roles: Role) -> str:
     """The acting user's login once their role allows the action (admin always may)."""
-    from autoinform.users import require_role
+    from autoinform.cli.common import acting_user
 
-    return require_role(session, login, *roles).login
+    return acting_user(session, *roles).login
 
 
 def parse_instant(text: str, tz: ZoneInfo) -> datetime:

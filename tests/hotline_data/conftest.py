@@ -13,6 +13,7 @@ from autoinform import db
 from autoinform.config import HotlineSettings, Settings
 from autoinform.models import Channel, ContactPoint, ContactSource, Customer, LineType, Role
 from autoinform.runtime import Runtime
+from autoinform.tokens import create_token, write_token_file
 from autoinform.users import add_user
 from tests.conftest import ROOT
 
@@ -46,12 +47,15 @@ def add_customer(rt: Runtime) -> AddCustomer:
 
 
 @pytest.fixture
-def users(rt: Runtime) -> None:
+def users(rt: Runtime, settings: Settings) -> None:
+    """Users by role, each with a token file where tests.cli_actors.as_user looks for it (the CLI
+    acts as the token's owner, issue 12)."""
     with db.transaction(rt.sessions) as s:
-        add_user(s, "op", Role.OPERATOR)
-        add_user(s, "op2", Role.OPERATOR)
-        add_user(s, "spec", Role.SPECIALIST)
-        add_user(s, "mgr", Role.MANAGER)
+        for login, role in (("op", Role.OPERATOR), ("op2", Role.OPERATOR), ("spec", Role.SPECIALIST),
+                            ("mgr", Role.MANAGER)):
+            add_user(s, login, role)
+            token = create_token(s, login, "tests", actor="admin")
+            write_token_file(settings.var_dir.parent / "tokens" / f"{login}.token", token.secret)
 
 
 @pytest.fixture

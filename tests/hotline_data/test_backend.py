@@ -19,6 +19,7 @@ from autoinform.hotline.backend import DbHotlineBackend
 from autoinform.models import AuditEntry, HotlineCall, Recording
 from autoinform.runtime import Runtime
 from ivr.hotline.backend import CallRecord, NewTask, QueueEvent, TaskKind
+from tests.cli_actors import as_user
 from tests.hotline_data.conftest import WED_10, AddCustomer
 
 runner = CliRunner()
@@ -117,16 +118,16 @@ def test_housekeeping_and_audited_download(cli_env: Settings, rt: Runtime, users
     with rt.sessions() as s:
         rec_id = s.scalars(select(Recording.id)).one()
     out = tmp_path / "copy.wav"
-    assert runner.invoke(app, ["recordings", "get", str(rec_id), "--out", str(out), "--as", "spec"]).exit_code == 1
-    got = runner.invoke(app, ["recordings", "get", str(rec_id), "--out", str(out), "--as", "op",
-                              "--reason", "callback"])
+    assert runner.invoke(app, ["recordings", "get", str(rec_id), "--out", str(out)], env=as_user("spec")).exit_code == 1
+    got = runner.invoke(app, ["recordings", "get", str(rec_id), "--out", str(out),
+                              "--reason", "callback"], env=as_user("op"))
     assert got.exit_code == 0, got.output
     assert out.read_bytes() == b"RIFF-audio"
     with rt.sessions() as s:
         entry = s.scalars(select(AuditEntry).where(AuditEntry.action == "recording.download")).one()
     assert entry.actor == "op" and entry.entity_id == str(rec_id) and entry.detail["reason"] == "callback"
-    assert runner.invoke(app, ["recordings", "purge", "--as", "op"]).exit_code == 1  # managers purge
-    purged = runner.invoke(app, ["recordings", "purge", "--as", "mgr"])
+    assert runner.invoke(app, ["recordings", "purge"], env=as_user("op")).exit_code == 1  # managers purge
+    purged = runner.invoke(app, ["recordings", "purge"], env=as_user("mgr"))
     assert purged.exit_code == 0 and "removed 0 recordings" in purged.output and "1 orphan files" in purged.output
     assert path.exists() and not orphan.exists()  # a file no row knows, older than the retention
     retention = rt.settings.hotline.recording_retention_days
@@ -138,4 +139,4 @@ def test_housekeeping_and_audited_download(cli_env: Settings, rt: Runtime, users
     assert rep.rows == 1 and not path.exists()
     with rt.sessions() as s:
         assert s.scalars(select(Recording)).first() is None
-    assert runner.invoke(app, ["recordings", "get", str(rec_id), "--out", str(out), "--as", "op"]).exit_code == 1
+    assert runner.invoke(app, ["recordings", "get", str(rec_id), "--out", str(out)], env=as_user("op")).exit_code == 1

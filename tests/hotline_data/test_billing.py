@@ -22,6 +22,7 @@ from autoinform.hotline.backend import DbHotlineBackend
 from autoinform.hotline.billing import import_balances
 from autoinform.models import AccountBalance, AuditEntry, BillingRejection
 from autoinform.runtime import Runtime
+from tests.cli_actors import as_user
 from tests.hotline_data.conftest import WED_10, AddCustomer
 
 runner = CliRunner()
@@ -125,14 +126,14 @@ def test_cli_import_with_reject_report(cli_env: Settings, rt: Runtime, add_custo
     add_customer("100001")
     path = _csv(tmp_path, "s.csv", "ЛС;Сальдо;Дата\n100001;10,00;01.12.2026\n=1+2;10,00;01.12.2026\n")
     report = tmp_path / "rejects.csv"
-    result = runner.invoke(app, ["billing", "import", str(path), "--as", "op"])
+    result = runner.invoke(app, ["billing", "import", str(path)], env=as_user("op"))
     assert result.exit_code == 1 and "specialist" in result.output  # an operator may not import
-    result = runner.invoke(app, ["billing", "import", str(path), "--as", "spec", "--reject-report", str(report)])
+    result = runner.invoke(app, ["billing", "import", str(path), "--reject-report", str(report)], env=as_user("spec"))
     assert result.exit_code == 0, result.output
     assert "2 = 1 + 0 + 1" in result.output
     rows = list(csv.reader(report.read_text(encoding="utf-8-sig").splitlines(), delimiter=";"))
     assert rows[1][0] == "3" and rows[1][3].startswith("'=1+2")  # formula-safe
-    listed = runner.invoke(app, ["billing", "list", "--as", "mgr", "--json"])
+    listed = runner.invoke(app, ["billing", "list", "--json"], env=as_user("mgr"))
     assert listed.exit_code == 0, listed.output
     (entry,) = json.loads(listed.stdout)
     assert (entry["read"], entry["stored"], entry["older"], entry["rejected"], entry["by"]) == (2, 1, 0, 1, "spec")

@@ -26,7 +26,7 @@ def test_0009_matches_the_models_and_goes_down_cleanly(db_url: str) -> None:
         assert set(inspect(engine).get_table_names()) >= TABLES
         command.downgrade(db.alembic_config(engine), "0008")
         assert not TABLES & set(inspect(engine).get_table_names())
-        db.upgrade(engine)
+        db.upgrade(engine, "0009")
         assert db.current_revision(engine) == "0009"
     finally:
         engine.dispose()

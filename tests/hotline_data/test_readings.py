@@ -18,6 +18,7 @@ from autoinform.hotline.backend import DbHotlineBackend
 from autoinform.models import AuditEntry, MeterReading
 from autoinform.runtime import Runtime
 from ivr.hotline.backend import ReadingRefusal, ReadingResult, ReadingSource, ReadingSubmission, Register
+from tests.cli_actors import as_user
 from tests.hotline_data.conftest import WED_10, AddCustomer
 
 runner = CliRunner()
@@ -89,17 +90,17 @@ def test_export_for_billing(cli_env: Settings, rt: Runtime, backend: DbHotlineBa
     clock.now += timedelta(days=2)
     submit(backend, "100002", {D: 1000, N: 500}, ReadingSource.SMS, "SM1")
     out = tmp_path / "readings.csv"
-    result = runner.invoke(app, ["readings", "export", "--since", "2026-12-03", "--as", "spec", "--out", str(out)])
+    result = runner.invoke(app, ["readings", "export", "--since", "2026-12-03", "--out", str(out)], env=as_user("spec"))
     assert result.exit_code == 0, result.output
     rows = list(csv.reader(out.read_text(encoding="utf-8-sig").splitlines(), delimiter=";"))
     assert rows[0][0] == "Лицевой счёт"
     assert [[*r[:3], r[4]] for r in rows[1:]] == [["100002", "день", "1000", "sms"], ["100002", "ночь", "500", "sms"]]
     assert rows[1][3] == "04.12.2026 10:00:00"  # local time
     assert "+7999" not in out.read_text(encoding="utf-8-sig")  # callers' numbers are not exported
-    everything = runner.invoke(app, ["readings", "export", "--since", "01.12.2026", "--as", "mgr"])
+    everything = runner.invoke(app, ["readings", "export", "--since", "01.12.2026"], env=as_user("mgr"))
     assert everything.exit_code == 0 and everything.stdout.count("\n") == 4
-    assert runner.invoke(app, ["readings", "export", "--since", "yesterday", "--as", "mgr"]).exit_code == 2
-    assert runner.invoke(app, ["readings", "export", "--since", "2026-12-01", "--as", "op"]).exit_code == 1
+    assert runner.invoke(app, ["readings", "export", "--since", "yesterday"], env=as_user("mgr")).exit_code == 2
+    assert runner.invoke(app, ["readings", "export", "--since", "2026-12-01"], env=as_user("op")).exit_code == 1
     with rt.sessions() as s:
         assert len(s.scalars(select(AuditEntry).where(AuditEntry.action == "readings.export")).all()) == 2
 

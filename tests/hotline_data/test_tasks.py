@@ -20,6 +20,7 @@ from autoinform.hotline.backend import DbHotlineBackend
 from autoinform.models import AuditEntry, HotlineTask, Recording
 from autoinform.runtime import Runtime
 from ivr.hotline.backend import NewTask, TaskKind
+from tests.cli_actors import as_user
 
 runner = CliRunner()
 TZ = ZoneInfo("Europe/Astrakhan")
@@ -106,25 +107,25 @@ def test_cli_list_take_done(cli_env: Settings, rt: Runtime, users: None) -> None
     now = datetime.now(UTC)
     task_id, _ = make(rt, now - timedelta(days=20), TaskKind.CALLBACK, account="100001")
     fresh, _ = make(rt, now, TaskKind.COMPLAINT)
-    listed = runner.invoke(app, ["callbacks", "list", "--as", "op", "--json"])
+    listed = runner.invoke(app, ["callbacks", "list", "--json"], env=as_user("op"))
     assert listed.exit_code == 0, listed.output
     rows = json.loads(listed.stdout)
     assert [r["id"] for r in rows] == [task_id, fresh] and rows[0]["overdue"] and not rows[1]["overdue"]
     assert rows[0]["caller"] == "+*********01"  # masked
-    overdue = json.loads(runner.invoke(app, ["callbacks", "list", "--overdue", "--as", "op", "--json"]).stdout)
+    overdue = json.loads(runner.invoke(app, ["callbacks", "list", "--overdue", "--json"], env=as_user("op")).stdout)
     assert [r["id"] for r in overdue] == [task_id]
-    assert runner.invoke(app, ["callbacks", "list", "--as", "spec"]).exit_code == 1  # not an operator
-    took = runner.invoke(app, ["callbacks", "take", str(task_id), "--as", "op"])
+    assert runner.invoke(app, ["callbacks", "list"], env=as_user("spec")).exit_code == 1  # not an operator
+    took = runner.invoke(app, ["callbacks", "take", str(task_id)], env=as_user("op"))
     assert took.exit_code == 0 and "+79990000001" in took.output  # the operator needs the number
-    no_outcome = runner.invoke(app, ["callbacks", "done", str(task_id), "--as", "op"])
+    no_outcome = runner.invoke(app, ["callbacks", "done", str(task_id)], env=as_user("op"))
     assert no_outcome.exit_code == 2 and "--outcome is required" in no_outcome.output
-    bad = runner.invoke(app, ["callbacks", "done", str(task_id), "--as", "op", "--outcome", "maybe"])
+    bad = runner.invoke(app, ["callbacks", "done", str(task_id), "--outcome", "maybe"], env=as_user("op"))
     assert bad.exit_code == 2
-    done = runner.invoke(app, ["callbacks", "done", str(task_id), "--as", "op", "--outcome", "wrong_number",
-                               "--note", "номер не существует"])
+    done = runner.invoke(app, ["callbacks", "done", str(task_id), "--outcome", "wrong_number",
+                               "--note", "номер не существует"], env=as_user("op"))
     assert done.exit_code == 0 and "after its deadline" in done.output
-    again = runner.invoke(app, ["callbacks", "done", str(task_id), "--as", "op", "--outcome", "reached"])
+    again = runner.invoke(app, ["callbacks", "done", str(task_id), "--outcome", "reached"], env=as_user("op"))
     assert again.exit_code == 1 and "already done" in again.output
-    assert runner.invoke(app, ["callbacks", "take", "999", "--as", "op"]).exit_code == 1
-    report = json.loads(runner.invoke(app, ["callbacks", "report", "--as", "mgr", "--json"]).stdout)
+    assert runner.invoke(app, ["callbacks", "take", "999"], env=as_user("op")).exit_code == 1
+    report = json.loads(runner.invoke(app, ["callbacks", "report", "--json"], env=as_user("mgr")).stdout)
     assert report["done_late"] == 1 and report["open_in_time"] == 1 and report["open_overdue"] == 0
