@@ -86,3 +86,7 @@ class ChannelError(AutoinformError):
         super().__init__(message)
         self.permanent = permanent
         self.code = code
+
+
+class HotlineDataError(ScenarioError):
+    """hotline/menu.yaml or hotline/info.yaml is invalid: file, line and field as for scenarios."""
