@@ -32,6 +32,7 @@ GROUPS = (
     ("say", "say_cmd"),
     ("audio", "audio_cmd"),
     ("ivr", "ivr_cmd"),
+    ("hotline", "hotline_cmd"),
 )
 _LAZY = dict(GROUPS)
 

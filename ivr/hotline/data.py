@@ -25,10 +25,14 @@ def _ours(err: ScenarioError) -> HotlineDataError:
         err.detail, file=err.file, line=err.line, field=err.field)
 
 
-def combine(errors: Sequence[ScenarioError]) -> ScenarioError:
+class HotlineDataErrors(ScenarioErrors, HotlineDataError):
+    """Several problems at once (`errors`); file, line and field are those of the first."""
+
+
+def combine(errors: Sequence[ScenarioError]) -> HotlineDataError:
     """One error as itself, several together (file, line and field of the first)."""
     ours = [_ours(e) for e in errors]
-    return ours[0] if len(ours) == 1 else ScenarioErrors(ours)
+    return ours[0] if len(ours) == 1 else HotlineDataErrors(ours)
 
 
 def problem(message: str, file: str, lines: LineMap, path: DataPath) -> HotlineDataError:
