@@ -12,7 +12,7 @@ import contextlib
 import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 import uvicorn
 from fastapi import APIRouter
@@ -28,6 +28,9 @@ from autoinform.rendering import StoredScenarioRenderer
 from autoinform.runtime import Runtime
 from autoinform.scheduler import EngineScheduler
 from autoinform.web.app import create_app
+
+if TYPE_CHECKING:
+    from ivr.hotline.backend import HotlineBackend
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +64,7 @@ class EngineOptions:
     housekeeping_s: float = 5.0
     resync_s: float = 30.0
     extra_routers: list[APIRouter] = field(default_factory=list)
+    hotline: HotlineBackend | None = None  # given: the IVR serves /hotline with it (issue 11)
 
 
 class _EmbeddedServer(uvicorn.Server):
@@ -168,6 +172,11 @@ class Engine:
         if phone is not None and hasattr(phone, "notice_for") and "notify" not in router:
             from ivr.flows.notify import NoticeSource, notify_flow
             router.add("notify", notify_flow(cast(NoticeSource, phone)))  # issue 10 part 3
+        if self.options.hotline is not None and "hotline" not in router:
+            from ivr.hotline.flow import load_hotline_flow  # menu and info checked before any call
+            settings = self.rt.settings
+            router.add("hotline", load_hotline_flow(self.options.hotline, settings.hotline, settings.audio_dir,
+                                                    queue=settings.ivr.operator_queue))
         await serve_ivr(self.rt.settings.ivr, router, stop, on_started=started)
 
     async def _wait_idle(self, stop: asyncio.Event) -> None:
