@@ -105,8 +105,8 @@ PHRASES: Final[Mapping[str, str]] = MappingProxyType({
     "hotline/reading_wrong_registers": "Число показаний не подходит к вашему счётчику.",
     "hotline/reading_duplicate": "Эти показания уже приняты.",
     "hotline/nothing_recorded": "Сообщение не записано.",
-    "hotline/offer_callback": "Операторы заняты. Чтобы оставить сообщение для обратного звонка, "
-                              "нажмите один. Чтобы ждать дальше, нажмите два.",
+    "hotline/offer_callback": "Операторы заняты. Чтобы оставить сообщение, и мы вам перезвоним, "
+                              "нажмите один.",
 
     "hotline/technical_error": "Извините, произошла техническая ошибка. Пожалуйста, позвоните позже.",
     "hotline/goodbye": "Спасибо за обращение, до свидания.",

@@ -264,8 +264,9 @@ class HotlineFlow:
         await call.say("hotline/goodbye")
 
     async def _after_operator(self, call: _Call, status: str) -> bool:
-        """Back from the queue: not answered in time (a callback instead of waiting on), or after
-        the operator hung up (the survey). Returns whether to hang up."""
+        """Back from the queue: not answered in time (a message for a callback instead of waiting
+        on: the dialplan does not queue the caller again), or after the operator hung up (the
+        survey). Returns whether to hang up."""
         queued = await call.restore()
         if status in NOT_CONNECTED:
             call.visit("operator_timeout")
@@ -273,18 +274,12 @@ class HotlineFlow:
             await self.backend.queue_event(QueueEvent(call.record.call_id, self.queue, "timeout",
                                                       self.backend.now()))
             for _ in range(call.timing.tries):
-                try:
-                    key = await call.choose(["hotline/offer_callback"])
-                except _Operator:
-                    key = "2"
+                key = await call.choose(["hotline/offer_callback"], operator=False)
                 if key == "1":
                     if await call.message(TaskKind.CALLBACK, "hotline/record_after_beep",
                                           f"queue {status.lower()}"):
                         await call.say("hotline/callback_promise")
                     break
-                if key == "2":
-                    await call.to_operator()
-                    return False
                 await call.say("hotline/no_input" if key is None else "hotline/invalid_input")
             await call.say("hotline/goodbye")
             return True

@@ -5,7 +5,9 @@ HoldTime, the seconds waited) when an operator answers and QueueCallerAbandon (w
 the caller hangs up first; docs/asterisk/manager.conf lets exactly these through to the engine's
 AMI user. Each becomes a QueueEvent for the backend, keyed by the caller's uniqueid (the hotline
 call's id); a wait over `operator_wait_limit_s` is counted as a breach. A caller the queue gives up
-on (Queue's timeout) comes back to the flow, which reports that one itself (kind `timeout`).
+on (Queue's timeout) comes back to the flow, which reports that one itself (kind `timeout`); Asterisk
+22 sends QueueCallerAbandon for that caller too, just before, so an abandon followed by the flow's
+timeout for the same call id is a timeout.
 """
 
 from __future__ import annotations

@@ -268,11 +268,11 @@ async def test_queue_timeout_message_becomes_a_callback(agi_server: ServerFactor
     assert "ANSWER" not in result.commands  # answered already, before the queue
 
 
-async def test_queue_timeout_wait_on(agi_server: ServerFactory, backend: MemoryBackend) -> None:
-    result = await run(agi_server, backend, Caller(keys=[(300, "2")]),
-                       script="hotline?after=operator&queue=TIMEOUT", variables=QUEUED)
-    assert variable_sets(result, "AUTOINFORM_NEXT") == ["", "operator"]
-    assert backend.tasks == [] and "HANGUP" not in result.commands
+async def test_queue_timeout_without_a_key(agi_server: ServerFactory, backend: MemoryBackend) -> None:
+    result = await run(agi_server, backend, Caller(), script="hotline?after=operator&queue=TIMEOUT",
+                       variables=QUEUED)
+    assert played(result).count("hotline/offer_callback") == 3 and backend.tasks == []
+    assert result.commands[-1] == "HANGUP" and backend.calls["1795788722.7"].outcome == "operator_timeout"
 
 
 async def test_survey_after_the_operator(agi_server: ServerFactory, backend: MemoryBackend) -> None:
