@@ -278,7 +278,7 @@ async def test_queue_timeout_without_a_key(agi_server: ServerFactory, backend: M
 async def test_survey_after_the_operator(agi_server: ServerFactory, backend: MemoryBackend) -> None:
     """HL-11: back from a connected queue call (the operator hung up): one key, stored."""
     result = await run(agi_server, backend, Caller(keys=[(300, "4")]),
-                       script="hotline?after=operator&queue=", variables=QUEUED)
+                       script="hotline?after=operator&queue=CONTINUE", variables=QUEUED)  # Queue's `c`
     assert "hotline/survey_thanks" in played(result)
     record = backend.calls["1795788722.7"]
     assert record.survey == 4 and record.outcome == "operator" and record.menu_path == ["balance", "operator"]
