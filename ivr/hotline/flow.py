@@ -10,8 +10,9 @@ call is recorded (HL-3), then asks the backend whether the hotline is open (HL-2
 To reach an operator the flow sets AUTOINFORM_NEXT=operator and returns; the dialplan queues the
 caller and comes back with `hotline?after=operator&queue=${QUEUESTATUS}`: a caller the queue did
 not answer in time (TIMEOUT, FULL, JOINEMPTY …) is offered a message for a callback; one back from
-an operator (CONTINUE: Queue's `c` option, docs/asterisk/README.md) gets the one-key survey (HL-11). The call's state crosses the queue in channel variables (AUTOINFORM_HL_*), so every
-call ends with one complete backend.record_call (HL-5).
+an operator (CONTINUE: Queue's `c` option, docs/asterisk/README.md) gets the one-key survey
+(HL-11). The call's state crosses the queue in channel variables (AUTOINFORM_HL_*), so every call
+ends with one complete backend.record_call (HL-5).
 """
 
 from __future__ import annotations
