@@ -65,7 +65,6 @@ class Next(enum.Enum):
 
     MENU = "menu"
     OPERATOR = "operator"
-    END = "end"
 
 
 class _Operator(Exception):
@@ -268,7 +267,8 @@ class HotlineFlow:
         """Back from the queue: not answered in time (a message for a callback instead of waiting
         on: the dialplan does not queue the caller again), or after the operator hung up (the
         survey). Returns whether to hang up."""
-        queued = await call.restore()
+        queued = await call.restore()  # False: a notification call's transfer (AI-8) comes back here too
+        call.record.outcome = "operator"
         if status in NOT_CONNECTED:
             call.visit("operator_timeout")
             call.record.outcome = "operator_timeout"
@@ -336,9 +336,6 @@ class HotlineFlow:
             if nxt is Next.OPERATOR:
                 await call.to_operator()
                 return False
-            if nxt is Next.END:
-                await call.say("hotline/goodbye")
-                return True
 
     async def _item(self, call: _Call, item: Item) -> tuple[Next, str | None]:
         """Run an item; the key that interrupted what it said, if any, is the menu's next choice."""
