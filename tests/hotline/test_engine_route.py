@@ -19,7 +19,7 @@ from tests.ivr.peer import AsteriskModel, Caller, call
 
 def _settings(tmp_path: Path, menu: Path) -> Settings:
     return Settings(database_url=f"sqlite:///{tmp_path / 'e.db'}", var_dir=tmp_path / "var",
-                    scenarios_dir=ROOT / "scenarios", audio_dir=ROOT / "audio", ivr={"port": 0},  # type: ignore[arg-type]
+                    scenarios_dir=ROOT / "scenarios", audio_dir=ROOT / "audio", ivr={"port": 0},
                     hotline=HotlineSettings(menu_file=menu, info_file=ROOT / "hotline" / "info.yaml"))
 
 
