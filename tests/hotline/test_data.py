@@ -165,3 +165,20 @@ def test_missing_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(HotlineDataError, match="file not found") as exc:
         load_menu(tmp_path / "nope.yaml")
     assert exc.value.file == str(tmp_path / "nope.yaml")
+
+
+def test_audio_build_and_check_know_the_information_base(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The information base's prompts are part of the catalogue `autoinform audio` builds and checks."""
+    audio = tmp_path / "audio"
+    shutil.copytree(AUDIO, audio)
+    info = tmp_path / "info.yaml"
+    info.write_text(INFO_FILE.read_text(encoding="utf-8").replace("в пятницу:", "по пятницам:"), encoding="utf-8")
+    monkeypatch.setenv("AUTOINFORM_HOTLINE__INFO_FILE", str(info))
+    runner = CliRunner()
+    args = ["--audio-dir", str(audio), "--scenarios-dir", str(ROOT / "scenarios")]
+    checked = runner.invoke(app, ["audio", "check", *args])
+    assert checked.exit_code == 1 and "info/offices_friday: text changed" in checked.output
+    built = runner.invoke(app, ["audio", "build", "--engine", "espeak", *args])
+    assert built.exit_code == 0, built.output
+    assert "built info/offices_friday (changed)" in built.output
+    assert runner.invoke(app, ["audio", "check", *args]).exit_code == 0
