@@ -12,7 +12,7 @@ import contextlib
 import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 import uvicorn
 from fastapi import APIRouter
@@ -28,6 +28,10 @@ from autoinform.rendering import StoredScenarioRenderer
 from autoinform.runtime import Runtime
 from autoinform.scheduler import EngineScheduler
 from autoinform.web.app import create_app
+
+if TYPE_CHECKING:
+    from ivr.hotline.backend import HotlineBackend
+    from ivr.router import Flow
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +65,7 @@ class EngineOptions:
     housekeeping_s: float = 5.0
     resync_s: float = 30.0
     extra_routers: list[APIRouter] = field(default_factory=list)
+    hotline: HotlineBackend | None = None  # given: the IVR serves /hotline with it (issue 11)
 
 
 class _EmbeddedServer(uvicorn.Server):
@@ -91,6 +96,12 @@ class Engine:
         self.web_port: int | None = None
         self.ivr_port: int | None = None
         self._started = asyncio.Event()
+        self._hotline: Flow | None = None
+        if self.options.hotline is not None and self.options.ivr:
+            from ivr.hotline.flow import load_hotline_flow  # the menu and information base checked now,
+            settings = rt.settings                          # before the engine takes any call
+            self._hotline = load_hotline_flow(self.options.hotline, settings.hotline, settings.audio_dir,
+                                              queue=settings.ivr.operator_queue)
 
     async def started(self) -> None:
         await self._started.wait()
@@ -168,6 +179,8 @@ class Engine:
         if phone is not None and hasattr(phone, "notice_for") and "notify" not in router:
             from ivr.flows.notify import NoticeSource, notify_flow
             router.add("notify", notify_flow(cast(NoticeSource, phone)))  # issue 10 part 3
+        if self._hotline is not None and "hotline" not in router:
+            router.add("hotline", self._hotline)  # issue 11
         await serve_ivr(self.rt.settings.ivr, router, stop, on_started=started)
 
     async def _wait_idle(self, stop: asyncio.Event) -> None:

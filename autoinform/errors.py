@@ -91,3 +91,7 @@ class ChannelError(AutoinformError):
 class AuthenticationError(AutoinformError):
     """Who is acting could not be established: no or unknown token, a token file others can read,
     a disabled user, a wrong password (issue 12). The message never contains the secret."""
+
+
+class HotlineDataError(ScenarioError):
+    """hotline/menu.yaml or hotline/info.yaml is invalid: file, line and field as for scenarios."""

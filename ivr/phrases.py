@@ -88,6 +88,26 @@ PHRASES: Final[Mapping[str, str]] = MappingProxyType({
                                "одного до пяти, где пять — отлично.",
     "hotline/survey_thanks": "Спасибо за оценку.",
 
+    # The /hotline flow's own (ivr/hotline/flow.py; issue 11).
+    "hotline/next_open": "Приём звонков возобновится",
+    "hotline/at": "в",
+    "hotline/info_missing": "Эти сведения сейчас уточняются. Обратитесь к оператору.",
+    "hotline/submenu_repeat": "Чтобы прослушать ещё раз, нажмите девять.",
+    "hotline/feedback_complaint": "Жалоба: нажмите один.",
+    "hotline/feedback_suggestion": "Предложение: нажмите два.",
+    "hotline/feedback_review": "Отзыв: нажмите три.",
+    "hotline/balance_unknown": "Сведений о расчётах по этому счёту пока нет.",
+    "hotline/meter_type": "Если счётчик однотарифный, нажмите один. Если день и ночь, нажмите два.",
+    "hotline/day_zone": "дневная зона",
+    "hotline/night_zone": "ночная зона",
+    "hotline/previous_reading": "Предыдущие показания",
+    "hotline/reading_too_high": "Показания намного больше предыдущих. Проверьте и введите заново.",
+    "hotline/reading_wrong_registers": "Число показаний не подходит к вашему счётчику.",
+    "hotline/reading_duplicate": "Эти показания уже приняты.",
+    "hotline/nothing_recorded": "Сообщение не записано.",
+    "hotline/offer_callback": "Операторы заняты. Чтобы оставить сообщение, и мы вам перезвоним, "
+                              "нажмите один.",
+
     "hotline/technical_error": "Извините, произошла техническая ошибка. Пожалуйста, позвоните позже.",
     "hotline/goodbye": "Спасибо за обращение, до свидания.",
 

@@ -36,6 +36,7 @@ GROUPS = (
     ("readings", "readings_cmd"),
     ("callbacks", "callbacks_cmd"),
     ("recordings", "recordings_cmd"),
+    ("hotline", "hotline_cmd"),
 )
 _LAZY = dict(GROUPS)
 

@@ -1,7 +1,8 @@
 """`autoinform audio`: build and check the prompt audio under audio/ (AI-10, HL-3).
 
-The catalogue is the word prompts, the fixed phrases and the fixed-phrase prompts of every
-scenario in the scenarios folder. Asterisk plays a missing file as silence, so `check` must pass
+The catalogue is the word prompts, the fixed phrases, the fixed-phrase prompts of every
+scenario in the scenarios folder and the prompts of the hotline's information base. Asterisk
+plays a missing file as silence, so `check` must pass
 before the engine places or answers calls.
 """
 
@@ -45,9 +46,18 @@ def _extra(scenarios_dir: Path) -> Mapping[str, str]:
     from ivr.prompts import PromptError
 
     try:
-        return scenario_prompts(scenarios_dir)
+        return {**scenario_prompts(scenarios_dir), **_hotline_prompts()}
     except (AutoinformError, PromptError) as exc:
         fail(str(exc))
+
+
+def _hotline_prompts() -> Mapping[str, str]:
+    """The prompts the hotline's information base defines (hotline/info.yaml, issue 11)."""
+    from autoinform.config import load_settings
+    from ivr.hotline.info import load_info
+
+    path = load_settings().hotline.info_file
+    return load_info(path).prompt_texts() if path.is_file() else {}
 
 
 @app.command()

@@ -77,6 +77,10 @@ def _pydantic_error(err: ErrorDetails, file: str, lines: LineMap) -> ScenarioErr
     return ScenarioError(message, file=file, line=lines.line_for(loc), field=_field(loc))
 
 
+pydantic_error = _pydantic_error
+"""One pydantic error as a ScenarioError with its line (hotline data files reuse it)."""
+
+
 def load_scenario(path: Path) -> Scenario:
     try:
         text = path.read_text(encoding="utf-8")
