@@ -28,6 +28,7 @@ from autoinform.rendering import StoredScenarioRenderer
 from autoinform.runtime import Runtime
 from autoinform.scheduler import EngineScheduler
 from autoinform.web.app import create_app
+from ivr.hotline.queue_watch import QueueStats
 
 if TYPE_CHECKING:
     from ivr.hotline.backend import HotlineBackend
@@ -97,6 +98,7 @@ class Engine:
         self.ivr_port: int | None = None
         self._started = asyncio.Event()
         self._hotline: Flow | None = None
+        self.hotline_queue = QueueStats()  # the queue watch's own once AMI is set up
         if self.options.hotline is not None and self.options.ivr:
             from ivr.hotline.flow import load_hotline_flow  # the menu and information base checked now,
             settings = rt.settings                          # before the engine takes any call
@@ -117,6 +119,8 @@ class Engine:
             tasks.append(asyncio.create_task(web.serve(), name="web"))
         if self.options.ivr:
             tasks.append(asyncio.create_task(self._ivr(stop), name="ivr"))
+        if self._hotline is not None:
+            tasks.append(asyncio.create_task(self._hotline_upkeep(stop), name="hotline"))
         await self.scheduler.start()
         dispatch = asyncio.create_task(self.dispatcher.run(stop), name="dispatcher")
         if web is not None:
@@ -163,6 +167,13 @@ class Engine:
             stats["twilio_callbacks"] = counters
             routers.append(twilio_status_router(self.rt.settings.twilio, self.dispatcher.on_status,
                                                 self.rt.settings.web.public_url, counters=counters))
+        if Channel.SMS in self.senders and self.rt.settings.twilio.auth_token.get_secret_value():
+            from autoinform.hotline.sms_webhook import SmsReadingCounters, sms_readings_router
+            inbound = SmsReadingCounters()  # readings by SMS (issue 11 item 5, HL-7)
+            stats["sms_inbound"] = inbound
+            routers.append(sms_readings_router(self.rt, counters=inbound))
+        if self._hotline is not None:
+            stats["hotline_queue"] = self.hotline_queue
         app = create_app(self.rt, routers=routers, stats=stats)
         cfg = uvicorn.Config(app, host=self.rt.settings.web.host, port=self.rt.settings.web.port,
                              log_config=None, access_log=False, lifespan="off")
@@ -182,6 +193,38 @@ class Engine:
         if self._hotline is not None and "hotline" not in router:
             router.add("hotline", self._hotline)  # issue 11
         await serve_ivr(self.rt.settings.ivr, router, stop, on_started=started)
+
+    async def _hotline_upkeep(self, stop: asyncio.Event) -> None:
+        """The hotline's background work (issue 11): the queue's waits from AMI (HL-4, HL-5) when
+        an AMI user is configured, and expired recordings removed every hour (retention)."""
+        from autoinform.hotline import recordings
+        from ivr.ami.client import AmiClient
+        from ivr.hotline.queue_watch import QueueWatch
+
+        settings = self.rt.settings
+        backend = self.options.hotline
+        assert backend is not None
+        ami: AmiClient | None = None
+        if settings.ami.username:
+            ami = AmiClient(settings.ami, name="hotline")
+            watch = QueueWatch(backend, settings.hotline.operator_wait_limit_s,
+                               queues=frozenset({settings.ivr.operator_queue}))
+            self.hotline_queue = watch.stats
+            watch.attach(ami)
+            ami.start()
+        try:
+            while not stop.is_set():
+                try:
+                    purged = await asyncio.to_thread(recordings.purge, self.rt)
+                    if purged.rows or purged.orphan_files:
+                        log.info("recordings past retention removed: %s", vars(purged))
+                except Exception:
+                    log.exception("recordings housekeeping failed; trying again in an hour")
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), 3600)
+        finally:
+            if ami is not None:
+                await ami.close()
 
     async def _wait_idle(self, stop: asyncio.Event) -> None:
         while not stop.is_set():

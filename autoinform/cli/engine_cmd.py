@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from contextlib import AsyncExitStack
 
     from autoinform.runtime import Runtime
+    from ivr.hotline.backend import HotlineBackend
 
 
 async def _run_engine(until_idle: bool, web: bool, ivr: bool, sandbox: bool) -> None:
@@ -38,9 +39,25 @@ async def _run_engine(until_idle: bool, web: bool, ivr: bool, sandbox: bool) -> 
                 rt = await _sandboxed(rt, sinks)
                 # SMS delivery reports come back over HTTP; status work runs often, as in the demo.
                 options = EngineOptions(web=True, ivr=ivr, until_idle=until_idle, housekeeping_s=0.5)
+            options.hotline = _hotline(rt) if ivr else None
             await Engine(rt, options=options).run(stop)
     finally:
         rt.close()
+
+
+def _hotline(rt: Runtime) -> HotlineBackend | None:
+    """The hotline's backend when its menu is there to serve (issue 11); the engine checks the menu,
+    the information base and their prompts before it takes a call."""
+    import logging
+
+    from autoinform.hotline.backend import hotline_backend
+
+    menu = rt.settings.hotline.menu_file
+    if not menu.exists():
+        logging.getLogger("autoinform.engine").warning(
+            "hotline menu %s not found: /hotline is not served (set hotline.menu_file)", menu)
+        return None
+    return hotline_backend(rt)
 
 
 async def _sandboxed(rt: Runtime, sinks: AsyncExitStack) -> Runtime:
