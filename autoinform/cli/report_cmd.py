@@ -66,7 +66,7 @@ def _export(fmt: str, out: Path | None, actor: str, masked: bool, *, campaign_id
             raise
     what = f"{rows} customers' results, " if fmt != "pdf" else ""
     console.print(f"report written to {path} ({what}{'in clear' if personal else 'names and contacts masked'})",
-                  highlight=False, markup=False)
+                  highlight=False, markup=False, soft_wrap=True)
 
 
 @app.command("campaign")
