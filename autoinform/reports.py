@@ -299,6 +299,7 @@ def result_rows(session: Session, spec: ReportSpec, *, batch: int = 2000) -> Ite
     sits in memory. Names and contacts masked unless spec.personal (AI-19)."""
     tz = spec.tz
     tried = (select(Attempt.delivery_id, func.count().label("n"), func.max(Attempt.id).label("last_id"))
+             .join(Delivery, Delivery.id == Attempt.delivery_id).where(*_delivery_scope(spec))
              .group_by(Attempt.delivery_id).subquery())
     last = aliased(Attempt)
     q = (select(Delivery.campaign_id, Customer.account, Customer.name, Division.name, Customer.group,
