@@ -14,7 +14,8 @@ from typing import Any
 
 from autoinform.reports import Summary, Table
 
-FONT: dict[Any, Any] = {"font.family": "DejaVu Sans", "font.size": 9}
+# text.parse_math off: a "$" in a campaign's name or a reason is text, not TeX to typeset (or fail on).
+FONT: dict[Any, Any] = {"font.family": "DejaVu Sans", "font.size": 9, "text.parse_math": False}
 POSITIVE, NEGATIVE = "#2e7d32", "#c62828"
 
 

@@ -22,6 +22,7 @@ RESULTS_SHEET = "Клиенты"
 
 def _cells(ws: Any, values: Iterable[Any], *, bold: bool = False) -> list[Any]:
     from openpyxl.cell import WriteOnlyCell
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
     from openpyxl.styles import Font
 
     out = []
@@ -32,7 +33,8 @@ def _cells(ws: Any, values: Iterable[Any], *, bold: bool = False) -> list[Any]:
         elif isinstance(v, int | float) and not isinstance(v, bool):
             c = WriteOnlyCell(ws, value=v)
         else:
-            c = WriteOnlyCell(ws, value=excel_safe(v) if v is not None else None)
+            # Control characters are not allowed in XLSX at all (openpyxl refuses the cell): dropped.
+            c = WriteOnlyCell(ws, value=ILLEGAL_CHARACTERS_RE.sub("", excel_safe(v)) if v is not None else None)
             if c.value is not None:
                 c.data_type = "s"  # text, whatever it looks like
         if bold:

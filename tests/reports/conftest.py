@@ -21,5 +21,6 @@ class Seeded:
 def seeded(rt: Runtime) -> Seeded:
     users(rt)
     a = seed(rt, "Долг декабрь", CAMPAIGN_A, first_account=100001, evil_first=True)
-    b = seed(rt, "Долг неделя 2", CAMPAIGN_B, first_account=200001)
+    # "$…$" would be TeX to matplotlib, a control character illegal in XLSX: both are just text here.
+    b = seed(rt, "Долг неделя 2 $\\bad$", CAMPAIGN_B, first_account=200001, odd_first=True)
     return Seeded(rt, a, b)

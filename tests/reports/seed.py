@@ -31,7 +31,7 @@ from autoinform.users import add_user
 DAY1 = datetime(2026, 12, 7, 6, 0, tzinfo=UTC)
 DAY2 = DAY1 + timedelta(days=1)
 EVIL = '=HYPERLINK("http://evil.example/x","click")'
-PHONE = "+79271234567"
+ODD = "Сидоров\x01 Семён"
 
 
 @dataclass(frozen=True)
@@ -81,8 +81,10 @@ def _destination(channel: Channel, n: int) -> str:
     return f"+7927123{n % 10000:04d}"
 
 
-def seed(rt: Runtime, name: str, rows: list[Row], *, first_account: int, evil_first: bool = False) -> int:
-    """A completed campaign with `rows`; returns its id. The first customer may be named EVIL."""
+def seed(rt: Runtime, name: str, rows: list[Row], *, first_account: int, evil_first: bool = False,
+         odd_first: bool = False) -> int:
+    """A completed campaign with `rows`; returns its id. The first customer may be named EVIL, or
+    ODD (a control character, as a careless billing export may carry)."""
     with db.transaction(rt.sessions) as s:
         divisions = {d.code: d.id for d in s.scalars(select(Division))}
         lst = ContactList(name=f"list-{name}", complete=True, rows_read=len(rows), rows_imported=len(rows))
@@ -96,7 +98,8 @@ def seed(rt: Runtime, name: str, rows: list[Row], *, first_account: int, evil_fi
         s.flush()
         for i, r in enumerate(rows):
             n = first_account + i
-            c = Customer(account=f"{n:012d}", name=EVIL if evil_first and i == 0 else f"Иванов Пётр {n}",
+            name_ = EVIL if evil_first and i == 0 else ODD if odd_first and i == 0 else f"Иванов Пётр {n}"
+            c = Customer(account=f"{n:012d}", name=name_,
                          group=r.group, division_id=divisions[r.division] if r.division else None)
             s.add(c)
             s.flush()

@@ -172,6 +172,19 @@ def test_period_report_spans_campaigns_and_keeps_to_the_period(seeded: Seeded) -
     assert len(list(xlsx[RESULTS_SHEET].iter_rows())) - 1 == 3
 
 
+def test_text_that_is_markup_or_illegal_elsewhere_stays_plain_text(seeded: Seeded) -> None:
+    """A campaign named with "$…$" (TeX to matplotlib) and a customer name with a control character
+    (which XLSX forbids): the period's PDF and XLSX are made, and show them as text."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        pdf = render(seeded, "pdf", since=date(2026, 12, 7), until=date(2026, 12, 16))
+    assert len(re.findall(rb"/Subtype\s*/Image", pdf)) == 4
+    wb = load_workbook(io.BytesIO(render(seeded, "xlsx", since=date(2026, 12, 7), until=date(2026, 12, 16),
+                                         personal=True)))
+    assert "Сидоров Семён" in [r[2] for r in wb[RESULTS_SHEET].iter_rows(values_only=True)]
+    assert "Долг неделя 2 $\\bad$" in [r[1] for r in wb["Кампании"].iter_rows(values_only=True)]
+
+
 def test_hotline_indicators_say_no_data_yet_until_their_tables_exist(seeded: Seeded) -> None:
     spec = ReportSpec(since=date(2026, 12, 7), until=date(2026, 12, 16), actor="boss")
     with seeded.rt.sessions() as s:
