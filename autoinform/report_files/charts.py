@@ -2,12 +2,14 @@
 
 Object-oriented matplotlib only (Figure + the Agg canvas, never pyplot, so no GUI backend and no
 figure registry to leak). DejaVu Sans ships with matplotlib and has Cyrillic; it is set for the
-drawing only (rc_context).
+drawing only (rc_context). matplotlib is not thread-safe and rc_context changes its global settings,
+so drawing and PDF writing take DRAWING, one at a time (the web app serves downloads in threads).
 """
 
 from __future__ import annotations
 
 import io
+import threading
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -17,6 +19,7 @@ from autoinform.reports import Summary, Table
 # text.parse_math off: a "$" in a campaign's name or a reason is text, not TeX to typeset (or fail on).
 FONT: dict[Any, Any] = {"font.family": "DejaVu Sans", "font.size": 9, "text.parse_math": False}
 POSITIVE, NEGATIVE = "#2e7d32", "#c62828"
+DRAWING = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -125,7 +128,7 @@ def draw(summary: Summary) -> list[Chart]:
     from matplotlib import rc_context
 
     charts = []
-    with rc_context(FONT):
+    with DRAWING, rc_context(FONT):
         for key, drawer in DRAWERS:
             t = summary.table(key)
             charts.append(Chart(key, t.title, _png(drawer(t))))

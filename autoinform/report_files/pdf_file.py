@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import IO, Any
 
 from autoinform.report_files.cells import text_cell
-from autoinform.report_files.charts import FONT, Chart
+from autoinform.report_files.charts import DRAWING, FONT, Chart
 from autoinform.reports import Summary, Table
 
 A4 = (8.27, 11.69)
@@ -80,7 +80,7 @@ def write_pdf(out: IO[bytes], summary: Summary, charts: Sequence[Chart]) -> int:
     from matplotlib.backends.backend_pdf import PdfPages
 
     pages = 0
-    with rc_context(FONT), PdfPages(out, metadata={"Title": summary.title, "Creator": "autoinform"}) as pdf:
+    with DRAWING, rc_context(FONT), PdfPages(out, metadata={"Title": summary.title, "Creator": "autoinform"}) as pdf:
         fig = _page(pdf, summary.title)
         overview, indicators = summary.table("overview"), summary.table("indicators")
         _draw_table(fig, (0.05, 0.55, 0.9, 0.38), overview, overview.rows, capacity=ROWS_FIRST)
