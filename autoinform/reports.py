@@ -111,6 +111,11 @@ class Summary:
 
 CHANNEL_LABELS = {"phone": "телефон", "sms": "SMS", "email": "e-mail"}
 OUTCOME_LABELS = {"positive": "положительный", "negative": "отрицательный"}
+CAMPAIGN_STATE_LABELS = {"draft": "черновик", "approved": "утверждена", "scheduled": "запланирована",
+                         "running": "идёт", "paused": "приостановлена", "completed": "завершена",
+                         "cancelled": "отменена", "expired": "окно истекло"}
+DELIVERY_STATE_LABELS = {"pending": "ожидает", "claimed": "отправляется", "awaiting": "ждёт статуса",
+                         "done": "завершено"}
 RESULT_COLUMNS = ("Кампания", "Лицевой счёт", "Клиент", "Подразделение", "Группа", "Канал", "Контакт",
                   "Состояние", "Результат", "Причина", "Пояснение", "Попыток", "Завершено")
 
@@ -175,7 +180,7 @@ def build_summary(session: Session, spec: ReportSpec, *, now: datetime | None = 
         c = campaigns.get(session, spec.campaign_id)
         title = f"Отчёт по кампании №{c.id} «{c.name}»"
         heading: list[tuple[str, Any]] = [
-            ("Кампания", f"№{c.id} «{c.name}»"), ("Состояние", c.state.value),
+            ("Кампания", f"№{c.id} «{c.name}»"), ("Состояние", CAMPAIGN_STATE_LABELS.get(c.state.value, c.state.value)),
             ("Каналы", ", ".join(CHANNEL_LABELS.get(ch, ch) for ch in c.channels)),
             ("Окно", f"{c.start_at.astimezone(tz):%Y-%m-%d %H:%M} — {c.end_at.astimezone(tz):%Y-%m-%d %H:%M}"),
             ("Сформировал", c.created_by), ("Утвердил", c.approved_by or "—")]
@@ -273,7 +278,8 @@ def build_summary(session: Session, spec: ReportSpec, *, now: datetime | None = 
                             ("Кампания", "Название", "Состояние", "Завершено", "Положительных", "Отрицательных",
                              "Доля положительных"))
         for cid, name, state, d, p, n in _campaign_rollup(session, spec):
-            by_campaign.rows.append((cid, name, state.value, d, p, n, _share(p, d)))
+            by_campaign.rows.append((cid, name, CAMPAIGN_STATE_LABELS.get(state.value, state.value), d, p, n,
+                                     _share(p, d)))
         tables.insert(1, by_campaign)
     indicators = compute_all(session, spec, now=now)
     tables.append(Table("indicators", "Показатели качества (6.1.6)",
@@ -316,7 +322,12 @@ def result_rows(session: Session, spec: ReportSpec, *, batch: int = 2000) -> Ite
         if not spec.personal:
             name = mask_text(name or "")
             contact = mask_destination(contact) if contact else contact
-        yield (cid, account, name, division or "", group, CHANNEL_LABELS.get(channel.value, channel.value)
-               if channel else "", contact or "", state.value, OUTCOME_LABELS.get(outcome.value, "") if outcome
-               else "", reason or "", describe(reason, text) if outcome else "", int(n or 0),
+        yield (cid, account, name, division or "", group,
+               CHANNEL_LABELS.get(channel.value, channel.value) if channel else "",
+               contact or "",
+               DELIVERY_STATE_LABELS.get(state.value, state.value),
+               OUTCOME_LABELS.get(outcome.value, "") if outcome else "",
+               reason or "",
+               describe(reason, text) if outcome else "",
+               int(n or 0),
                f"{finished.astimezone(tz):%Y-%m-%d %H:%M}" if finished else "")

@@ -9,6 +9,7 @@ import csv
 import io
 import re
 import warnings
+from collections import Counter
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -67,6 +68,7 @@ def test_campaign_csv_rows_and_roll_ups_equal_the_database(seeded: Seeded) -> No
     assert tuple(results[0]) == RESULT_COLUMNS
     [(n,)] = sql(seeded, "SELECT count(*) FROM deliveries WHERE campaign_id = :c", c=seeded.a)
     assert len(results) - 1 == n == len(CAMPAIGN_A)
+    assert Counter(r[7] for r in results[1:]) == {"завершено": 10, "ожидает": 2}  # in progress ones too
     # Attempts per customer as the attempts table counts them.
     want = sorted(sql(seeded, "SELECT c.account, count(a.id) FROM deliveries d "
                               "JOIN customers c ON c.id = d.customer_id LEFT JOIN attempts a ON a.delivery_id = d.id "
