@@ -28,6 +28,7 @@ GROUPS = (
     ("scenarios", "scenarios_cmd"),
     ("campaigns", "campaigns_cmd"),
     ("results", "results_cmd"),
+    ("report", "report_cmd"),
     ("users", "users_cmd"),
     ("say", "say_cmd"),
     ("audio", "audio_cmd"),
