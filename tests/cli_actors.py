@@ -40,3 +40,13 @@ def act_as_specialist(monkeypatch: Any, login: str = "spec") -> None:
     made = add_user(runner, app, login, "specialist")
     assert made.exit_code == 0, made.output
     monkeypatch.setenv("AUTOINFORM_TOKEN_FILE", as_user(login)["AUTOINFORM_TOKEN_FILE"])
+
+
+def give_tokens(sessions: Any, *logins: str) -> None:
+    """Token files (where as_user looks) for users made directly in the database."""
+    from autoinform import db
+    from autoinform.tokens import create_token, write_token_file
+
+    with db.transaction(sessions) as s:
+        for login in logins:
+            write_token_file(token_dir() / f"{login}.token", create_token(s, login, "tests", actor="admin").secret)

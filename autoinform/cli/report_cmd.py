@@ -19,20 +19,19 @@ app = typer.Typer(help="Reports with charts: per campaign and per period, as CSV
 
 Fmt = Annotated[str, typer.Option("--format", help="csv, xlsx or pdf")]
 Out = Annotated[Path | None, typer.Option("--out", help="The file to write (default: a name in the current folder).")]
-Actor = Annotated[str, typer.Option("--as", help="Who exports it (the audit log names them, AI-19).")]
 Masked = Annotated[bool, typer.Option("--masked", help="Mask names and contacts even for a manager.")]
 
 
-def _reader(session: Session, actor: str) -> User:
-    """Who the report is for: the one place the command learns its user (the swap to real
-    authentication is this call)."""
+def _reader(session: Session) -> User:
+    """Who the report is for: the owner of the caller's API token; viewers (e.g. the central
+    office gathering divisions' statistics, 6.2.4) read it masked."""
+    from autoinform.cli.common import acting_user
     from autoinform.models import Role
-    from autoinform.users import require_role
 
-    return require_role(session, actor, Role.SPECIALIST, Role.MANAGER)
+    return acting_user(session, Role.SPECIALIST, Role.MANAGER, Role.VIEWER)
 
 
-def _export(fmt: str, out: Path | None, actor: str, masked: bool, *, campaign_id: int | None = None,
+def _export(fmt: str, out: Path | None, masked: bool, *, campaign_id: int | None = None,
             since: date | None = None, until: date | None = None) -> None:
     from autoinform.db import transaction
     from autoinform.models import Role
@@ -45,7 +44,7 @@ def _export(fmt: str, out: Path | None, actor: str, masked: bool, *, campaign_id
         part: Path | None = None
         try:
             with transaction(rt.sessions) as s:
-                user = _reader(s, actor)
+                user = _reader(s)
                 # Names and contacts in clear for managers (and admins), masked for others (AI-19).
                 personal = user.role in (Role.MANAGER, Role.ADMIN) and not masked
                 try:
@@ -70,20 +69,20 @@ def _export(fmt: str, out: Path | None, actor: str, masked: bool, *, campaign_id
 
 
 @app.command("campaign")
-def campaign(campaign_id: int, actor: Actor, fmt: Fmt = "xlsx", out: Out = None, masked: Masked = False) -> None:
+def campaign(campaign_id: int, fmt: Fmt = "xlsx", out: Out = None, masked: Masked = False) -> None:
     """One campaign: every customer's result with reason and attempts, the summary with charts."""
-    _export(fmt, out, actor, masked, campaign_id=campaign_id)
+    _export(fmt, out, masked, campaign_id=campaign_id)
 
 
 @app.command("period")
 def period(
     since: Annotated[str, typer.Option("--from", help="First day, YYYY-MM-DD (local).")],
     until: Annotated[str, typer.Option("--to", help="Last day, YYYY-MM-DD (local), included.")],
-    actor: Actor, fmt: Fmt = "xlsx", out: Out = None, masked: Masked = False,
+    fmt: Fmt = "xlsx", out: Out = None, masked: Masked = False,
 ) -> None:
     """Every campaign's results that ended in a period, with the roll-ups and quality indicators."""
     try:
         first, last = date.fromisoformat(since), date.fromisoformat(until)
     except ValueError as exc:
         fail(f"--from/--to: {exc} (use YYYY-MM-DD)", EXIT_USAGE)
-    _export(fmt, out, actor, masked, since=first, until=last)
+    _export(fmt, out, masked, since=first, until=last)

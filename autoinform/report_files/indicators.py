@@ -2,9 +2,8 @@
 
 One function per indicator, each given the session and the report's spec, each returning an
 IndicatorValue (or None when it does not apply to that kind of report). Indicators read tables
-other parts of the engine own; when a table is not there yet (the hotline's calls and tasks arrive
-with issue 11), the indicator says "no data yet" instead of failing, and when the table is there
-without the columns it reads, it says which are missing. Add one with `register`.
+other parts of the engine own (deliveries; the hotline's tasks and queue events, issue 11); with
+nothing to count in the period an indicator says "no data yet". Add one with `register`.
 """
 
 from __future__ import annotations
@@ -14,10 +13,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Integer, MetaData, Table, and_, case, func, inspect, or_, select
+from sqlalchemy import Integer, and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
-from autoinform.models import Delivery, DeliveryState, Outcome
+from autoinform.models import Delivery, DeliveryState, HotlineQueueEvent, HotlineTask, Outcome
 from autoinform.report_files.scope import ReportSpec, Share
 
 NO_DATA = "no data yet"
@@ -53,19 +52,6 @@ def _delivery_scope(spec: ReportSpec) -> list[Any]:
     return [Delivery.state == DeliveryState.DONE, Delivery.finished_at >= start, Delivery.finished_at < end]
 
 
-def reflect(session: Session, names: tuple[str, ...], columns: set[str]) -> Table | str:
-    """The first of `names` that exists, reflected; else why not (the note the report shows)."""
-    insp = inspect(session.connection())
-    for name in names:
-        if insp.has_table(name):
-            table = Table(name, MetaData(), autoload_with=session.connection())
-            missing = sorted(columns - set(table.c.keys()))
-            if missing:
-                return f"table {name} has no column(s) {', '.join(missing)}: indicator not computed"
-            return table
-    return f"{NO_DATA} (table {' / '.join(names)} does not exist)"
-
-
 @register
 def positive_share(session: Session, spec: ReportSpec, now: datetime) -> IndicatorValue:
     """QI-1 informativeness: the share of finished notices the customer received (AI-14)."""
@@ -94,14 +80,6 @@ def within_window(session: Session, spec: ReportSpec, now: datetime) -> Indicato
                           f"не успели до конца окна: {late} из {done}")
 
 
-# Hotline tables (issue 11). The names and columns below are those the hotline brief describes
-# (tasks: kind, deadline, done_at; queue events: kind, hold_s, at); the first name found is used.
-TASK_TABLES = ("hotline_tasks", "tasks")
-TASK_COLUMNS = {"kind", "deadline", "done_at"}
-QUEUE_TABLES = ("hotline_queue_events", "queue_events")
-QUEUE_COLUMNS = {"kind", "hold_s", "at"}
-
-
 def _period(spec: ReportSpec) -> tuple[datetime, datetime] | None:
     return spec.bounds() if spec.is_period else None
 
@@ -113,17 +91,14 @@ def _tasks_on_time(session: Session, spec: ReportSpec, now: datetime, *, code: s
     period = _period(spec)
     if period is None:
         return None  # hotline work belongs to periods, not to a notice campaign
-    t = reflect(session, TASK_TABLES, TASK_COLUMNS)
-    if isinstance(t, str):
-        return IndicatorValue(code, requirement, title, None, t)
+    t = HotlineTask
     start, end = period
-    naive = {k: v.astimezone(UTC).replace(tzinfo=None) for k, v in (("s", start), ("e", end), ("n", now))}
-    on_time = and_(t.c.done_at.is_not(None), t.c.done_at <= t.c.deadline)
-    late = or_(and_(t.c.done_at.is_not(None), t.c.done_at > t.c.deadline),
-               and_(t.c.done_at.is_(None), t.c.deadline < naive["n"]))
+    on_time = and_(t.done_at.is_not(None), t.done_at <= t.deadline)
+    late = or_(and_(t.done_at.is_not(None), t.done_at > t.deadline),
+               and_(t.done_at.is_(None), t.deadline < now))
     ok, bad = session.execute(
         select(func.sum(case((on_time, 1), else_=0), type_=Integer), func.sum(case((late, 1), else_=0), type_=Integer))
-        .where(t.c.kind.in_(kinds), t.c.deadline >= naive["s"], t.c.deadline < naive["e"])).one()
+        .where(t.kind.in_(kinds), t.deadline >= start, t.deadline < end)).one()
     ok, bad = int(ok or 0), int(bad or 0)
     if not ok + bad:
         return IndicatorValue(code, requirement, title, None, f"{NO_DATA} (no task due in the period)")
@@ -153,15 +128,13 @@ def answer_breaches(session: Session, spec: ReportSpec, now: datetime) -> Indica
     if period is None:
         return None
     title = f"Ожидание оператора дольше {spec.answer_target_s} с"
-    q = reflect(session, QUEUE_TABLES, QUEUE_COLUMNS)
-    if isinstance(q, str):
-        return IndicatorValue("answer_breaches", "HL-5", title, None, q)
-    start, end = (x.astimezone(UTC).replace(tzinfo=None) for x in period)
-    ended = q.c.kind.in_(("connect", "abandon", "timeout"))
-    breach = or_(q.c.kind == "timeout", q.c.hold_s > spec.answer_target_s)
+    q = HotlineQueueEvent
+    start, end = period
+    ended = q.kind.in_(("connect", "abandon", "timeout"))
+    breach = or_(q.kind == "timeout", q.hold_s > spec.answer_target_s)
     n, bad = session.execute(
         select(func.count(), func.sum(case((breach, 1), else_=0), type_=Integer))
-        .where(ended, q.c.at >= start, q.c.at < end)).one()
+        .where(ended, q.at >= start, q.at < end)).one()
     n, bad = int(n), int(bad or 0)
     if not n:
         return IndicatorValue("answer_breaches", "HL-5", title, None, f"{NO_DATA} (no queued call in the period)")

@@ -13,8 +13,8 @@ from autoinform import db
 from autoinform.config import HotlineSettings, Settings
 from autoinform.models import Channel, ContactPoint, ContactSource, Customer, LineType, Role
 from autoinform.runtime import Runtime
-from autoinform.tokens import create_token, write_token_file
 from autoinform.users import add_user
+from tests.cli_actors import give_tokens
 from tests.conftest import ROOT
 
 # Wednesday 2 December 2026, 10:00 in Astrakhan (UTC+4): inside the default reception hours.
@@ -47,15 +47,15 @@ def add_customer(rt: Runtime) -> AddCustomer:
 
 
 @pytest.fixture
-def users(rt: Runtime, settings: Settings) -> None:
+def users(rt: Runtime, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     """Users by role, each with a token file where tests.cli_actors.as_user looks for it (the CLI
     acts as the token's owner, issue 12)."""
+    logins = {"op": Role.OPERATOR, "op2": Role.OPERATOR, "spec": Role.SPECIALIST, "mgr": Role.MANAGER}
     with db.transaction(rt.sessions) as s:
-        for login, role in (("op", Role.OPERATOR), ("op2", Role.OPERATOR), ("spec", Role.SPECIALIST),
-                            ("mgr", Role.MANAGER)):
+        for login, role in logins.items():
             add_user(s, login, role)
-            token = create_token(s, login, "tests", actor="admin")
-            write_token_file(settings.var_dir.parent / "tokens" / f"{login}.token", token.secret)
+    monkeypatch.setenv("AUTOINFORM_VAR_DIR", str(settings.var_dir))
+    give_tokens(rt.sessions, *logins)
 
 
 @pytest.fixture

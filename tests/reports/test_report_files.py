@@ -18,7 +18,7 @@ from openpyxl import load_workbook
 from sqlalchemy import func, select, text
 
 from autoinform import db
-from autoinform.models import AuditEntry
+from autoinform.models import AuditEntry, HotlineQueueEvent, HotlineTask
 from autoinform.report_files.csv_file import RESULTS_TITLE
 from autoinform.report_files.render import render_report
 from autoinform.report_files.scope import ReportSpec, ReportSpecError
@@ -187,7 +187,7 @@ def test_text_that_is_markup_or_illegal_elsewhere_stays_plain_text(seeded: Seede
     assert "Долг неделя 2 $\\bad$" in [r[1] for r in wb["Кампании"].iter_rows(values_only=True)]
 
 
-def test_hotline_indicators_say_no_data_yet_until_their_tables_exist(seeded: Seeded) -> None:
+def test_hotline_indicators_say_no_data_yet_without_tasks_or_queued_calls(seeded: Seeded) -> None:
     spec = ReportSpec(since=date(2026, 12, 7), until=date(2026, 12, 16), actor="boss")
     with seeded.rt.sessions() as s:
         rows = {r[0]: r for r in build_summary(s, spec).table("indicators").rows}
@@ -201,20 +201,26 @@ def test_hotline_indicators_say_no_data_yet_until_their_tables_exist(seeded: See
     assert [r[0] for r in camp.rows] == ["positive_share", "within_window"]
 
 
-def test_hotline_indicators_computed_once_the_tables_are_there(seeded: Seeded) -> None:
-    """The shape the hotline brief gives its tasks and queue events (issue 11), made here by hand."""
+def test_hotline_indicators_computed_from_tasks_and_queue_events(seeded: Seeded) -> None:
+    """Callbacks and complaints by their deadline (QI-2, QI-3); waits over the 40 s target (HL-5)."""
+    def at(text: str) -> datetime:
+        return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+    def task(kind: str, deadline: str, done: str | None) -> HotlineTask:
+        return HotlineTask(kind=kind, caller="+79990000000", call_id=f"c{deadline}{kind}{done}",
+                           deadline=at(deadline), done_at=at(done) if done else None)
+
+    def event(kind: str, hold: float | None, when: str) -> HotlineQueueEvent:
+        return HotlineQueueEvent(call_id=f"q{when}", queue="operators", kind=kind, hold_s=hold, at=at(when))
+
     with db.transaction(seeded.rt.sessions) as s:
-        s.execute(text("CREATE TABLE hotline_tasks (id INTEGER PRIMARY KEY, kind VARCHAR(16), "
-                       "deadline TIMESTAMP, done_at TIMESTAMP)"))
-        s.execute(text("CREATE TABLE hotline_queue_events (id INTEGER PRIMARY KEY, kind VARCHAR(16), "
-                       "hold_s FLOAT, at TIMESTAMP)"))
-        s.execute(text("INSERT INTO hotline_tasks VALUES (1, 'callback', '2026-12-08 10:00', '2026-12-08 09:00'), "
-                       "(2, 'callback', '2026-12-08 10:00', '2026-12-08 11:00'), "
-                       "(3, 'callback', '2026-12-08 10:00', NULL), (4, 'complaint', '2026-12-09 10:00', NULL), "
-                       "(5, 'callback', '2027-01-08 10:00', NULL)"))
-        s.execute(text("INSERT INTO hotline_queue_events VALUES (1, 'connect', 12, '2026-12-08 08:00'), "
-                       "(2, 'connect', 55, '2026-12-08 08:05'), (3, 'abandon', 41, '2026-12-08 08:10'), "
-                       "(4, 'timeout', 40, '2026-12-08 08:20'), (5, 'join', NULL, '2026-12-08 08:00')"))
+        s.add_all([task("callback", "2026-12-08 10:00", "2026-12-08 09:00"),
+                   task("callback", "2026-12-08 10:00", "2026-12-08 11:00"),
+                   task("callback", "2026-12-08 10:00", None), task("complaint", "2026-12-09 10:00", None),
+                   task("callback", "2027-01-08 10:00", None)])
+        s.add_all([event("connect", 12, "2026-12-08 08:00"), event("connect", 55, "2026-12-08 08:05"),
+                   event("abandon", 41, "2026-12-08 08:10"), event("timeout", 40, "2026-12-08 08:20"),
+                   event("join", None, "2026-12-08 08:00")])
     spec = ReportSpec(since=date(2026, 12, 7), until=date(2026, 12, 16), actor="boss")
     with seeded.rt.sessions() as s:
         rows = {r[0]: r for r in build_summary(s, spec, now=AFTER).table("indicators").rows}
