@@ -90,6 +90,7 @@ class Role(enum.StrEnum):
     MANAGER = "manager"
     OPERATOR = "operator"
     ADMIN = "admin"
+    VIEWER = "viewer"  # sees the pages, changes nothing, personal data masked (issue 12)
 
 
 class CampaignState(enum.StrEnum):
