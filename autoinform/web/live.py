@@ -75,6 +75,11 @@ class LiveHub:
         self.version = 0
 
     @property
+    def watching(self) -> int:
+        """Tasks watching the database for this process's pages (2 while any page is open, else 0)."""
+        return len(self._tasks)
+
+    @property
     def postgres(self) -> bool:
         return self._rt.engine.dialect.name == "postgresql"
 

@@ -8,10 +8,13 @@ CSRF token on `request.state.csrf_token`, exactly where the real authentication 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from http.cookies import SimpleCookie
 from pathlib import Path
+from time import monotonic as time_now
+from time import sleep
 from typing import Any
 
 import pytest
@@ -147,3 +150,27 @@ def finish(rt: Runtime, limit: int, outcome: Outcome = Outcome.POSITIVE, reason:
         record(s, [Done(w, SendResult(outcome, reason), utcnow()) for w in report.work], policies=policies,
                status_timeout_s=60, worker="test")
     return len(report.work)
+
+
+@contextmanager
+def serve(app: FastAPI) -> Iterator[str]:
+    """The app on a free port of 127.0.0.1 in a thread, as `autoinform web` serves it; the base URL."""
+    import threading
+
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off",
+                                           timeout_graceful_shutdown=1))
+    thread = threading.Thread(target=server.run, name="test-web", daemon=True)
+    thread.start()
+    deadline = time_now() + 20
+    while not server.started:
+        if not thread.is_alive() or time_now() > deadline:
+            raise RuntimeError("the test web server did not start")
+        sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(15)
