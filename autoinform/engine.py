@@ -28,6 +28,7 @@ from autoinform.rendering import StoredScenarioRenderer
 from autoinform.runtime import Runtime
 from autoinform.scheduler import EngineScheduler
 from autoinform.web.app import create_app
+from autoinform.web.serve import WebServer, web_server
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +64,7 @@ class EngineOptions:
     extra_routers: list[APIRouter] = field(default_factory=list)
 
 
-class _EmbeddedServer(uvicorn.Server):
+class _EmbeddedServer(WebServer):
     """uvicorn inside our loop: signals are the engine's to handle, not uvicorn's."""
 
     @contextlib.contextmanager
@@ -153,9 +154,7 @@ class Engine:
             routers.append(twilio_status_router(self.rt.settings.twilio, self.dispatcher.on_status,
                                                 self.rt.settings.web.public_url, counters=counters))
         app = create_app(self.rt, routers=routers, stats=stats)
-        cfg = uvicorn.Config(app, host=self.rt.settings.web.host, port=self.rt.settings.web.port,
-                             log_config=None, access_log=False, lifespan="off")
-        return _EmbeddedServer(cfg)
+        return web_server(app, self.rt.settings.web.host, self.rt.settings.web.port, cls=_EmbeddedServer)
 
     async def _ivr(self, stop: asyncio.Event) -> None:
         from ivr.router import load_router

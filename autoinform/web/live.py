@@ -48,6 +48,7 @@ class LiveCounters:
 class Subscription:
     def __init__(self, topic: Topic) -> None:
         self.topic = topic
+        self.ended = False  # the server is stopping: the page's stream ends
         self._latest: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=1)
 
     def offer(self, state: dict[str, Any]) -> None:
@@ -105,6 +106,13 @@ class LiveHub:
                 self._subs.pop(topic, None)
             if not self._subs:
                 await self.aclose()
+
+    def end_pages(self) -> None:
+        """End every open page's stream (the server is stopping: it would wait for them)."""
+        for subs in self._subs.values():
+            for sub in subs:
+                sub.ended = True
+                sub.offer({})
 
     async def aclose(self) -> None:
         tasks, self._tasks = self._tasks, []
@@ -185,6 +193,15 @@ async def stream(hub: LiveHub, topic: Topic, *, keepalive_s: float = 15.0) -> As
     nothing changed for `keepalive_s` keeps proxies from closing the connection."""
     async with hub.subscribe(topic) as sub:
         yield b"retry: 1000\n\n"
-        while True:
+        while not sub.ended:
             state = await sub.next(keepalive_s)
+            if sub.ended:
+                return  # the browser reconnects to the next server by itself
             yield sse_event(state, hub.version) if state is not None else b": keep-alive\n\n"
+
+
+def end_pages(app: Any) -> None:
+    """Before a web server stops: end the open pages' streams, which it would otherwise wait for."""
+    hub = getattr(getattr(app, "state", None), "live", None)
+    if isinstance(hub, LiveHub):
+        hub.end_pages()

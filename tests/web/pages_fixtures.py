@@ -157,10 +157,9 @@ def serve(app: FastAPI) -> Iterator[str]:
     """The app on a free port of 127.0.0.1 in a thread, as `autoinform web` serves it; the base URL."""
     import threading
 
-    import uvicorn
+    from autoinform.web.serve import web_server
 
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off",
-                                           timeout_graceful_shutdown=1))
+    server = web_server(app, "127.0.0.1", 0)
     thread = threading.Thread(target=server.run, name="test-web", daemon=True)
     thread.start()
     deadline = time_now() + 20

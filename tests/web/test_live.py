@@ -147,3 +147,20 @@ async def test_a_slow_page_gets_the_newest_state_not_a_backlog(live_rt: Runtime)
         state = await sub.next(5)
         assert state is not None and state["state"] == "paused"
         assert await sub.next(0.3) is None  # one state waiting, not four
+
+
+def test_stopping_the_server_ends_open_pages(live_rt: Runtime, caplog: Any) -> None:
+    """uvicorn waits for every open response when it stops; live pages are ended first, so a stop
+    is prompt and cancels nothing."""
+    built = running(live_rt, 1)
+    app = web_app(live_rt)
+    with serve(app) as base:
+        page = Page(f"{base}/live/campaigns/{built.campaign_id}", "view")
+        page.wait_for(lambda s: True)
+        assert app.state.live.stats.pages == 1
+        stopping = time.monotonic()
+    page._thread.join(10)
+    assert not page._thread.is_alive()
+    assert time.monotonic() - stopping < 3  # the grace period (serve.GRACE_S) was not needed
+    assert "timeout graceful shutdown exceeded" not in caplog.text
+    assert app.state.live.stats.pages == 0 and app.state.live.watching == 0
