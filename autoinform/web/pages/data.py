@@ -124,8 +124,9 @@ def board(session: Session, campaign_id: int, mask: Masker, *, now: datetime | N
 def _attempt(row: Any, mask: Masker) -> dict[str, Any]:
     (aid, channel, destination, started, ended, outcome, reason, detail, disposition, account, name) = row
     return {"id": aid, "channel": channel.value, "destination": mask.contact(destination),
-            "account": account, "name": mask.name(name), "started_at": started.isoformat(),
-            "ended_at": ended.isoformat() if ended else None, "outcome": outcome.value if outcome else None,
+            "account": account, "name": mask.name(name), "started_at": started.isoformat(timespec="seconds"),
+            "ended_at": ended.isoformat(timespec="seconds") if ended else None,
+            "outcome": outcome.value if outcome else None,
             "reason": reason, "text": attempt_text(reason, detail, disposition) if ended else ""}
 
 
