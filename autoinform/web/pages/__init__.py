@@ -16,12 +16,13 @@ STATIC = Path(__file__).resolve().parent.parent / "static"
 
 def install(app: FastAPI, rt: Runtime, *, live_poll_s: float = 0.2) -> None:
     """Add the pages, their static files and the process's one live hub to `app`."""
-    from autoinform.web.pages import campaigns, lists
+    from autoinform.web.pages import campaigns, forming, lists
     from autoinform.web.pages.campaigns import live_state
 
     app.state.runtime = rt
     app.state.live = LiveHub(rt, live_state, poll_s=live_poll_s)
     if not any(getattr(r, "path", None) == "/static" for r in app.routes):
         app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.include_router(forming.router)  # before campaigns: /campaigns/new is not a campaign id
     app.include_router(campaigns.router)
     app.include_router(lists.router)
