@@ -65,10 +65,13 @@ class Subscription:
 
 
 class LiveHub:
-    def __init__(self, rt: Runtime, compute: Compute, *, poll_s: float = 0.2) -> None:
+    def __init__(self, rt: Runtime, compute: Compute, *, poll_s: float = 0.2, min_interval_s: float = 0.5) -> None:
         self._rt = rt
         self._compute = compute
         self.poll_s = poll_s
+        # A busy engine changes something every few milliseconds: pages are recomputed at most this
+        # often (a campaign's counts are a grouped query over its deliveries), still well within 1 s.
+        self.min_interval_s = min_interval_s
         self.stats = LiveCounters()
         self._subs: dict[Topic, set[Subscription]] = {}
         self._dirty = asyncio.Event()
@@ -131,9 +134,11 @@ class LiveHub:
 
     async def _publisher(self) -> None:
         """Changes that arrive while states are being computed are folded into one more round."""
+        loop = asyncio.get_running_loop()
         while True:
             await self._dirty.wait()
             self._dirty.clear()
+            began = loop.time()
             self.version += 1
             for topic, subs in list(self._subs.items()):
                 try:
@@ -144,6 +149,7 @@ class LiveHub:
                 for sub in list(subs):
                     sub.offer(state)
                     self.stats.sent += 1
+            await asyncio.sleep(max(0.0, began + self.min_interval_s - loop.time()))
 
     def _changed(self) -> None:
         self.stats.changes += 1
