@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -84,11 +85,19 @@ def test_every_role_sees_every_page(web: Web, who: str) -> None:
         assert f"{who} ({USERS[who].value})" in r.text
 
 
+def refused_anonymous(r: Any) -> bool:
+    """No user: 401, or (once log-in exists) a redirect to it; never the page."""
+    return r.status_code == 401 or (r.status_code in (302, 303) and "/login" in r.headers["location"])
+
+
 def test_pages_refuse_an_anonymous_request(web: Web) -> None:
     built = draft(web.rt)
-    for page in [*VIEW_PAGES, "/live/campaigns", "/live/campaigns/{cid}"]:
-        assert web.get(page.format(cid=built.campaign_id, lid=built.list_id), None).status_code == 401, page
-    assert web.post(f"/campaigns/{built.campaign_id}/decision", None, data={"decision": "approve"}).status_code == 401
+    for page in [*VIEW_PAGES, "/campaigns/new", "/live/campaigns", "/live/campaigns/{cid}"]:
+        r = web.client.get(page.format(cid=built.campaign_id, lid=built.list_id), follow_redirects=False)
+        assert refused_anonymous(r), (page, r.status_code)
+    r = web.post(f"/campaigns/{built.campaign_id}/decision", None, data={"decision": "approve"})
+    assert refused_anonymous(r) or r.status_code == 403
+    assert state_of(web.rt, built.campaign_id) is CampaignState.DRAFT
 
 
 def test_a_missing_campaign_or_list_is_404(web: Web) -> None:
