@@ -88,9 +88,9 @@ def test_a_manager_approves_and_watches_the_progress_bar_move(browser: Any, page
     def text(css: str) -> str:
         return str(browser.find_element(By.CSS_SELECTOR, css).text)
 
-    def positive_width() -> float:
+    def positive_width(bar: str = "#live > .bar") -> float:
         """The positive segment's width in per cent, as its style says."""
-        seg = browser.find_element(By.CSS_SELECTOR, '#live > .bar [data-seg="positive"]')
+        seg = browser.find_element(By.CSS_SELECTOR, f'{bar} [data-seg="positive"]')
         return float(browser.execute_script("return parseFloat(arguments[0].style.width)", seg))
 
     with SmtpSink() as smtp, serve(web_app(page_rt)) as base:
@@ -129,6 +129,7 @@ def test_a_manager_approves_and_watches_the_progress_bar_move(browser: Any, page
         assert finish(page_rt, 1) == 1
         WebDriverWait(browser, 5).until(lambda d: text("#count-positive") == "3")
         assert positive_width() == 50 and text("#count-pending") == "0"
+        assert positive_width('#channels [data-bar="email"]') == 50  # the per-channel bar, redrawn live
         assert browser.execute_script("return window.stillThisPage") is True  # moved live, not reloaded
         shot("all-ended")
 

@@ -230,7 +230,9 @@ def test_progress_feed_and_reasons(web: Web) -> None:
     assert {row[8] for row in feed} == {"accepted by the recipient's server", "the mail server returned it"}
     results = {(r[0], r[1]): int(r[3]) for r in cells(page, "results")}
     assert results == {("positive", "accepted"): 2, ("negative", "bounced"): 1}
-    assert cells(page, "channels") == [["email", "0", "2", "1"]]
+    assert cells(page, "channels") == [["email", "0", "2", "1", ""]]
+    channel_bar = page.split('data-bar="email"', 1)[1]
+    assert re.match(r'[^<]*>\s*<span class="seg-positive" data-seg="positive" style="width: 66.67%"', channel_bar)
     # Three ended just now: a rate per minute, and the one left takes a finite time.
     overview = web.get("/", "view").text
     rate = re.search(r'data-field="counts.rate_per_min">([\d.]+)<', overview)

@@ -77,15 +77,20 @@ def counts(session: Session, campaign_ids: Sequence[int], now: datetime) -> dict
         Delivery.finished_at >= now - RATE_WINDOW).group_by(Delivery.campaign_id)
     done_recently = dict(session.execute(recent).all())
     for cid, c in out.items():
-        c["channels"] = {ch: dict(v) for ch, v in sorted(channels[cid].items())}
+        c["channels"] = {ch: dict(v) | {"percent": _percent(v)} for ch, v in sorted(channels[cid].items())}
         rate = done_recently.get(cid, 0) / (RATE_WINDOW.total_seconds() / 60)
         left = c["pending"] + c["in_progress"]
         c["rate_per_min"] = round(rate, 1)
         c["minutes_left"] = round(left / rate, 1) if rate and left else (0 if not left else None)
         c["done"] = c["positive"] + c["negative"]
-        c["percent"] = {k: (100.0 * c[k] / c["total"] if c["total"] else 0.0)
-                        for k in ("positive", "negative", "in_progress", "pending")}
+        c["percent"] = _percent(c)
     return out
+
+
+def _percent(c: dict[str, Any]) -> dict[str, float]:
+    """Each part's share of the total, for the bar's segments."""
+    return {k: (100.0 * c[k] / c["total"] if c["total"] else 0.0) for k in ("positive", "negative", "in_progress",
+                                                                          "pending")}
 
 
 def _summary(c: Campaign) -> dict[str, Any]:

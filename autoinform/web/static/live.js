@@ -16,18 +16,31 @@
     scope.querySelectorAll("[data-field]").forEach((el) => {
       el.textContent = show(get(state, el.dataset.field));
     });
-    scope.querySelectorAll("[data-bar]").forEach((bar) => {
-      bar.querySelectorAll("[data-seg]").forEach((seg) => {
+    scope.querySelectorAll('[data-bar="all"]').forEach((el) => {
+      el.querySelectorAll("[data-seg]").forEach((seg) => {
         seg.style.width = state.counts.percent[seg.dataset.seg].toFixed(2) + "%";
       });
     });
+  }
+  function bar(percent, key) {
+    const div = document.createElement("div");
+    div.className = "bar";
+    div.dataset.bar = key;
+    ["positive", "negative", "in_progress", "pending"].forEach((seg) => {
+      const span = document.createElement("span");
+      span.className = "seg-" + seg;
+      span.dataset.seg = seg;
+      span.style.width = percent[seg].toFixed(2) + "%";
+      div.appendChild(span);
+    });
+    return div;
   }
   function rows(tbody, items, cells) {
     const out = items.map((item) => {
       const tr = document.createElement("tr");
       cells(item).forEach((v) => {
         const td = document.createElement("td");
-        td.textContent = v == null ? "" : String(v);
+        if (v instanceof Node) td.appendChild(v); else td.textContent = v == null ? "" : String(v);
         tr.appendChild(td);
       });
       return tr;
@@ -36,7 +49,7 @@
   }
   const lists = {
     channels: (s) => [Object.entries(s.counts.channels),
-      ([ch, v]) => [ch, v.in_progress, v.positive, v.negative]],
+      ([ch, v]) => [ch, v.in_progress, v.positive, v.negative, bar(v.percent, ch)]],
     results: (s) => [s.results, (r) => [r.outcome, r.reason, r.text, r.count]],
     in_progress: (s) => [s.in_progress, (a) => [a.id, a.channel, a.account, a.name, a.destination, a.started_at]],
     feed: (s) => [s.feed, (a) => [a.id, a.channel, a.account, a.name, a.destination, a.started_at,
