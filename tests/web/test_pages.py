@@ -324,3 +324,16 @@ def test_metrics_count_open_live_pages(web: Web) -> None:
     assert web.get("/api/metrics", "view").json()["live"]["pages"] == 0
     with web.rt.sessions() as s:
         assert s.scalar(select(func.count()).select_from(Campaign)) == 0
+
+
+def test_an_xlsx_list_uploads_too(web: Web) -> None:
+    r = web.post("/lists", "spec", data={"name": "xlsx"},
+                 files={"file": ("sample.xlsx", (CORPUS / "sample.xlsx").read_bytes(),
+                                 "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")})
+    assert r.status_code == 200, r.text[-800:]
+    assert 'id="rows-imported">2<' in r.text and 'id="rows-rejected">1<' in r.text
+    assert "Формат xlsx" in r.text
+    with web.rt.sessions() as s:
+        lst = s.scalars(select(ContactList).where(ContactList.name == "xlsx")).one()
+    assert (lst.rows_imported, lst.rows_rejected, lst.complete, lst.created_by) == (2, 1, True, "spec")
+    assert lst.id in {int(x) for x in re.findall(r'href="/lists/(\d+)"', web.get("/lists", "view").text)}
