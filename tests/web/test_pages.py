@@ -337,3 +337,38 @@ def test_an_xlsx_list_uploads_too(web: Web) -> None:
         lst = s.scalars(select(ContactList).where(ContactList.name == "xlsx")).one()
     assert (lst.rows_imported, lst.rows_rejected, lst.complete, lst.created_by) == (2, 1, True, "spec")
     assert lst.id in {int(x) for x in re.findall(r'href="/lists/(\d+)"', web.get("/lists", "view").text)}
+
+
+def test_the_campaigns_page_counts_a_long_ended_campaign_once(web: Web) -> None:
+    """Recomputed on every change while open, the campaigns page does not recount campaigns that
+    ended over five minutes ago: their counts cannot change any more."""
+    from datetime import timedelta
+
+    from sqlalchemy import event, update
+
+    from autoinform.models import utcnow
+    from autoinform.web.pages import data
+
+    old, live = started(web, 3), draft(web.rt, 2, name="live", prefix="73")
+    finish(web.rt, 2)
+    with db.transaction(web.rt.sessions) as s:
+        campaigns.cancel(s, old.campaign_id, "boss")
+        s.execute(update(Campaign).where(Campaign.id == old.campaign_id)
+                  .values(finished_at=utcnow() - timedelta(minutes=10)))
+    counted: list[list[int]] = []
+
+    def grouped(conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool) -> None:
+        if "GROUP BY deliveries.campaign_id, deliveries.state" in statement:
+            counted.append(sorted(v for v in (params if isinstance(params, tuple) else params.values())
+                                  if isinstance(v, int)))
+
+    event.listen(web.rt.engine, "before_cursor_execute", grouped)
+    try:
+        with web.rt.sessions() as s:
+            first, second = data.overview(s), data.overview(s)
+    finally:
+        event.remove(web.rt.engine, "before_cursor_execute", grouped)
+    assert counted == [sorted([live.campaign_id, old.campaign_id]), [live.campaign_id]]
+    assert first == second
+    ended = next(c for c in second["campaigns"] if c["id"] == old.campaign_id)["counts"]
+    assert (ended["positive"], ended["negative"], ended["total"]) == (2, 1, 3)

@@ -99,11 +99,31 @@ def _summary(c: Campaign) -> dict[str, Any]:
             "created_by": c.created_by, "approved_by": c.approved_by}
 
 
+# Counts of campaigns that ended over RATE_WINDOW ago never change again (work still in flight at a
+# cancel is ended within a housekeeping round): the campaigns page, recomputed on every change while
+# it is open, counts each of them once per process rather than every time.
+_SETTLED: dict[tuple[str, int, datetime], dict[str, Any]] = {}  # (database, campaign, its end) -> counts
+_SETTLED_MAX = 5000
+
+
+def _settled_key(database: str, c: Campaign, now: datetime) -> tuple[str, int, datetime] | None:
+    if c.state in campaigns.FINAL and c.finished_at is not None and c.finished_at < now - RATE_WINDOW:
+        return (database, c.id, c.finished_at)
+    return None
+
+
 def overview(session: Session, *, now: datetime | None = None) -> dict[str, Any]:
     """The campaigns page: the newest campaigns with their counts."""
     now = now or utcnow()
     rows = session.scalars(select(Campaign).order_by(Campaign.id.desc()).limit(OVERVIEW_SIZE)).all()
-    by_id = counts(session, [c.id for c in rows], now)
+    database = str(session.get_bind().engine.url)
+    keys = {c.id: _settled_key(database, c, now) for c in rows}
+    by_id = counts(session, [c.id for c in rows if keys[c.id] is None or keys[c.id] not in _SETTLED], now)
+    if len(_SETTLED) > _SETTLED_MAX:
+        _SETTLED.clear()
+    for cid, key in keys.items():
+        if key is not None:
+            by_id[cid] = _SETTLED.setdefault(key, by_id.get(cid) or {})
     return {"campaigns": [_summary(c) | {"counts": by_id[c.id]} for c in rows]}
 
 
