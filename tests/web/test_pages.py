@@ -372,3 +372,10 @@ def test_the_campaigns_page_counts_a_long_ended_campaign_once(web: Web) -> None:
     assert first == second
     ended = next(c for c in second["campaigns"] if c["id"] == old.campaign_id)["counts"]
     assert (ended["positive"], ended["negative"], ended["total"]) == (2, 1, 3)
+
+
+def test_data_is_escaped_on_every_page(web: Web) -> None:
+    built = draft(web.rt, name="<script>alert(1)</script>")
+    for url in ("/", f"/campaigns/{built.campaign_id}", "/lists", f"/lists/{built.list_id}"):
+        page = web.get(url, "spec").text
+        assert "<script>alert(1)" not in page and "&lt;script&gt;alert(1)" in page, url
