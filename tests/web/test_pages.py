@@ -378,3 +378,19 @@ def test_data_is_escaped_on_every_page(web: Web) -> None:
     for url in ("/", f"/campaigns/{built.campaign_id}", "/lists", f"/lists/{built.list_id}"):
         page = web.get(url, "spec").text
         assert "<script>alert(1)" not in page and "&lt;script&gt;alert(1)" in page, url
+
+
+def test_the_page_says_when_the_informing_window_is_closed(web: Web) -> None:
+    """AI-13 on the page: a running campaign that does not move says why and until when."""
+    from datetime import time
+
+    from autoinform.config import WindowSettings
+
+    built = started(web, 1)
+    page = web.get(f"/campaigns/{built.campaign_id}", "view").text
+    assert re.search(r'<p id="window-closed" class="error" hidden>', page)
+    web.rt.settings.window = WindowSettings(start=time(0), end=time(0, 0, 1), calendar="any")
+    page = web.get(f"/campaigns/{built.campaign_id}", "view").text
+    assert re.search(r'<p id="window-closed" class="error">', page)
+    opens = re.search(r'data-field="window.opens_at">([^<]+)<', page)
+    assert opens and opens.group(1).endswith("T00:00+04:00")  # tomorrow's midnight in Astrakhan

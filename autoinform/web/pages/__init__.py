@@ -20,7 +20,8 @@ def install(app: FastAPI, rt: Runtime, *, live_poll_s: float = 0.2) -> None:
     from autoinform.web.pages.campaigns import live_state
 
     app.state.runtime = rt
-    app.state.live = LiveHub(rt, live_state, poll_s=live_poll_s)
+    window = rt.window
+    app.state.live = LiveHub(rt, lambda s, topic: live_state(s, topic, window=window), poll_s=live_poll_s)
     if not any(getattr(r, "path", None) == "/static" for r in app.routes):
         app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(forming.router)  # before campaigns: /campaigns/new is not a campaign id

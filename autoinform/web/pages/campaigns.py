@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response, Streamin
 from sqlalchemy.orm import Session
 
 from autoinform import campaigns, db
+from autoinform.calendar import InformingWindow
 from autoinform.errors import AutoinformError, NotFoundError
 from autoinform.models import Channel
 from autoinform.web.auth import CurrentUser, current_user, require
@@ -25,12 +26,12 @@ Manager = Annotated[CurrentUser, Depends(require(*DECIDES))]
 ACTIONS = ("start", "pause", "resume", "cancel")
 
 
-def live_state(session: Session, topic: Topic) -> dict[str, Any]:
+def live_state(session: Session, topic: Topic, *, window: InformingWindow | None = None) -> dict[str, Any]:
     """What the live stream sends for a topic (autoinform/web/live.py)."""
     kind, ident, clear = topic
     if kind == "campaigns":
         return data.overview(session)
-    return data.board(session, ident, Masker(clear))
+    return data.board(session, ident, Masker(clear), window=window)
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -44,7 +45,7 @@ def _campaign_page(request: Request, user: CurrentUser, campaign_id: int, *, sta
                    error: str = "", refusal: dict[str, Any] | None = None) -> HTMLResponse:
     with runtime(request).sessions() as s:
         try:
-            state = data.board(s, campaign_id, Masker(sees_personal(user)))
+            state = data.board(s, campaign_id, Masker(sees_personal(user)), window=runtime(request).window)
         except NotFoundError as exc:
             return render(request, "error.html", user, status_code=404, error=str(exc))
         history = data.decisions(s, campaign_id)

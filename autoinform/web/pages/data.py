@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from autoinform import campaigns
+from autoinform.calendar import InformingWindow
 from autoinform.models import (
     Attempt,
     AuditEntry,
@@ -127,8 +128,18 @@ def overview(session: Session, *, now: datetime | None = None) -> dict[str, Any]
     return {"campaigns": [_summary(c) | {"counts": by_id[c.id]} for c in rows]}
 
 
-def board(session: Session, campaign_id: int, mask: Masker, *, now: datetime | None = None) -> dict[str, Any]:
-    """One campaign: state, counts, outcome reasons, the newest attempts and the calls in progress."""
+def window_state(window: InformingWindow, now: datetime) -> dict[str, Any]:
+    """Whether messages may leave now (AI-13) and, if not, when they may again: a running campaign
+    that does not move says why."""
+    if window.allows(now):
+        return {"open": True, "opens_at": None}
+    return {"open": False, "opens_at": window.next_allowed(now).astimezone(window.tz).isoformat(timespec="minutes")}
+
+
+def board(session: Session, campaign_id: int, mask: Masker, *, now: datetime | None = None,
+          window: InformingWindow | None = None) -> dict[str, Any]:
+    """One campaign: state, counts, outcome reasons, the newest attempts and the calls in progress;
+    with `window`, whether the informing window is open now."""
     now = now or utcnow()
     progress = campaigns.progress(session, campaign_id)
     c = campaigns.get(session, campaign_id)
@@ -143,7 +154,8 @@ def board(session: Session, campaign_id: int, mask: Masker, *, now: datetime | N
     in_progress = [_attempt(r, mask) for r in session.execute(open_q.order_by(Attempt.id).limit(IN_PROGRESS_SHOWN))]
     results = sorted(progress["results"], key=lambda r: (r["outcome"] or "", -r["count"]))
     return {**_summary(c), "counts": counts(session, [campaign_id], now)[campaign_id], "results": results,
-            "feed": feed, "in_progress": in_progress, "preflight": c.preflight}
+            "feed": feed, "in_progress": in_progress, "preflight": c.preflight,
+            "window": window_state(window, now) if window is not None else None}
 
 
 def _attempt(row: Any, mask: Masker) -> dict[str, Any]:

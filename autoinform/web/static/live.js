@@ -62,6 +62,8 @@
       return;
     }
     fill(root, state);
+    const closed = document.getElementById("window-closed");
+    if (closed && state.window) closed.hidden = state.window.open;
     root.querySelectorAll("[data-list]").forEach((tbody) => {
       const [items, cells] = lists[tbody.dataset.list](state);
       rows(tbody, items, cells);
