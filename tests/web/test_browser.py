@@ -78,12 +78,17 @@ class Shots:
 
 def test_a_manager_approves_and_watches_the_progress_bar_move(browser: Any, page_rt: Runtime,
                                                                 request: pytest.FixtureRequest) -> None:
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
     shot = Shots(browser, request.node.name)
     built = draft(page_rt, 6)
     cid = built.campaign_id
+
+    def wait(condition: Any, timeout: float) -> None:
+        """Until `condition` holds; an element replaced under it (the page loading) is asked again."""
+        WebDriverWait(browser, timeout, ignored_exceptions=(StaleElementReferenceException,)).until(condition)
 
     def text(css: str) -> str:
         return str(browser.find_element(By.CSS_SELECTOR, css).text)
@@ -103,31 +108,31 @@ def test_a_manager_approves_and_watches_the_progress_bar_move(browser: Any, page
 
         browser.find_element(By.NAME, "comment").send_keys("Суммы и список сверены")
         browser.find_element(By.ID, "approve").click()
-        WebDriverWait(browser, 10).until(lambda d: text("#state") == "approved")
+        wait(timeout=10, condition=lambda d: text("#state") == "approved")
         assert "boss: утвердил — «Суммы и список сверены»" in text("#history")
         shot("approved")
 
         browser.find_element(By.ID, "start").click()
-        WebDriverWait(browser, 10).until(lambda d: text("#state") == "running")
+        wait(timeout=10, condition=lambda d: text("#state") == "running")
         assert text("#count-pending") == "6" and positive_width() == 0
         # The live stream is open (its first state arrived); a reload from now on would lose this mark.
-        WebDriverWait(browser, 10).until(lambda d: int(d.find_element(By.ID, "live").get_attribute("data-updates")
+        wait(timeout=10, condition=lambda d: int(d.find_element(By.ID, "live").get_attribute("data-updates")
                                                        or 0) >= 1)
         browser.execute_script("window.stillThisPage = true")
         shot("running")
 
         assert finish(page_rt, 2) == 2
-        WebDriverWait(browser, 5).until(lambda d: text("#count-positive") == "2")
+        wait(timeout=5, condition=lambda d: text("#count-positive") == "2")
         assert abs(positive_width() - 100 / 3) < 0.01 and text("#count-pending") == "4"
         assert len(browser.find_elements(By.CSS_SELECTOR, "#feed tbody tr")) == 2
         shot("two-delivered")
 
         assert finish(page_rt, 3, Outcome.NEGATIVE, "bounced") == 3
-        WebDriverWait(browser, 5).until(lambda d: text("#count-negative") == "3")
+        wait(timeout=5, condition=lambda d: text("#count-negative") == "3")
         assert text("#count-pending") == "1"
         assert "the mail server returned it" in text("#results")
         assert finish(page_rt, 1) == 1
-        WebDriverWait(browser, 5).until(lambda d: text("#count-positive") == "3")
+        wait(timeout=5, condition=lambda d: text("#count-positive") == "3")
         assert positive_width() == 50 and text("#count-pending") == "0"
         assert positive_width('#channels [data-bar="email"]') == 50  # the per-channel bar, redrawn live
         assert browser.execute_script("return window.stillThisPage") is True  # moved live, not reloaded
