@@ -57,6 +57,13 @@ class Subscription:
             self._latest.get_nowait()
         self._latest.put_nowait(state)
 
+    def take_nowait(self) -> dict[str, Any] | None:
+        """The state waiting, if one is."""
+        try:
+            return self._latest.get_nowait()
+        except asyncio.QueueEmpty:
+            return None
+
     async def next(self, timeout: float) -> dict[str, Any] | None:
         try:
             return await asyncio.wait_for(self._latest.get(), timeout)
@@ -65,7 +72,7 @@ class Subscription:
 
 
 class LiveHub:
-    def __init__(self, rt: Runtime, compute: Compute, *, poll_s: float = 0.2, min_interval_s: float = 0.5) -> None:
+    def __init__(self, rt: Runtime, compute: Compute, *, poll_s: float = 0.2, min_interval_s: float = 0.25) -> None:
         self._rt = rt
         self._compute = compute
         self.poll_s = poll_s
@@ -75,8 +82,15 @@ class LiveHub:
         self.stats = LiveCounters()
         self._subs: dict[Topic, set[Subscription]] = {}
         self._dirty = asyncio.Event()
+        self._publishing = False
+        self.ready = asyncio.Event()  # the watcher knows where the database stands
         self._tasks: list[asyncio.Task[None]] = []
         self.version = 0
+
+    @property
+    def idle(self) -> bool:
+        """No change waiting to be published, none being published."""
+        return not self._dirty.is_set() and not self._publishing
 
     @property
     def watching(self) -> int:
@@ -95,6 +109,7 @@ class LiveHub:
         self.stats.pages += 1
         if not self._tasks:
             self._dirty = asyncio.Event()
+            self.ready = asyncio.Event()
             self._tasks = [asyncio.create_task(self._publisher(), name="live-publisher"),
                            asyncio.create_task(self._listen() if self.postgres else self._poll(),
                                                name="live-watcher")]
@@ -138,6 +153,7 @@ class LiveHub:
         while True:
             await self._dirty.wait()
             self._dirty.clear()
+            self._publishing = True
             began = loop.time()
             self.version += 1
             for topic, subs in list(self._subs.items()):
@@ -149,6 +165,7 @@ class LiveHub:
                 for sub in list(subs):
                     sub.offer(state)
                     self.stats.sent += 1
+            self._publishing = False
             await asyncio.sleep(max(0.0, began + self.min_interval_s - loop.time()))
 
     def _changed(self) -> None:
@@ -160,6 +177,7 @@ class LiveHub:
             with self._rt.sessions() as s:
                 return read_generations(s)
         last = await asyncio.to_thread(read)
+        self.ready.set()
         while True:
             await asyncio.sleep(self.poll_s)
             try:
@@ -182,6 +200,7 @@ class LiveHub:
                 async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as conn:
                     await conn.execute(f"LISTEN {CHANNEL}")
                     self._changed()  # whatever happened while we were not listening
+                    self.ready.set()
                     async for _ in conn.notifies():
                         self._changed()
             except psycopg.Error as exc:

@@ -89,12 +89,17 @@ class Page:
 def test_a_change_by_another_process_reaches_an_open_page_within_a_second(live_rt: Runtime, tmp_path: Any) -> None:
     built = running(live_rt, 3)
     cid = built.campaign_id
-    with serve(web_app(live_rt)) as base:
+    app = web_app(live_rt)
+    with serve(app) as base:
         page = Page(f"{base}/live/campaigns/{cid}", "spec")
         overview = Page(f"{base}/live/campaigns", "view")
         _, first = page.wait_for(lambda s: True)
         assert first["counts"] == first["counts"] | {"pending": 3, "positive": 0}
         overview.wait_for(lambda s: True)
+        deadline = time.monotonic() + 10
+        while not app.state.live.ready.is_set():  # the server's watcher knows where the database stands
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
         # Deliveries end in another engine process.
         committed = other_process(live_rt, str(tmp_path), "finish", "2")
         at, state = page.wait_for(lambda s: s["counts"]["positive"] == 2)
@@ -117,8 +122,13 @@ async def test_one_watcher_and_one_computation_per_change_for_all_pages(live_rt:
         for sub in (a, b, c):
             first = await sub.next(5)
             assert first is not None and first["state"] == "running"
-        computed = hub.stats.computed  # one per page as it opened
-        await asyncio.sleep(0.3)  # the watcher has read where the database stands
+        async with asyncio.timeout(10):  # the watcher knows where the database stands, nothing pending
+            await hub.ready.wait()
+            while not hub.idle:
+                await asyncio.sleep(0.01)
+        for sub in (a, b, c):  # PostgreSQL: the state published as LISTEN began, if it came after
+            sub.take_nowait()
+        computed = hub.stats.computed
 
         def pause() -> None:
             with db.transaction(live_rt.sessions) as s:
@@ -137,13 +147,20 @@ async def test_a_slow_page_gets_the_newest_state_not_a_backlog(live_rt: Runtime)
     built = running(live_rt, 1)
     hub = LiveHub(live_rt, live_state, poll_s=0.05)
     async with hub.subscribe(("campaign", built.campaign_id, False)) as sub:
-        await asyncio.sleep(0.3)
+        async with asyncio.timeout(10):
+            await hub.ready.wait()
+            while not hub.idle:
+                await asyncio.sleep(0.01)
+        await sub.next(1)  # the state at opening (and on PostgreSQL perhaps once more as LISTEN began)
         for action in ("pause", "resume", "pause"):
             def act(action: str = action) -> None:
                 with db.transaction(live_rt.sessions) as s:
                     getattr(campaigns, action)(s, built.campaign_id, "boss")
+            sent = hub.stats.sent
             await asyncio.to_thread(act)
-            await asyncio.sleep(0.5)  # each change is published while the page reads nothing
+            async with asyncio.timeout(10):  # each change is published while the page reads nothing
+                while hub.stats.sent == sent:
+                    await asyncio.sleep(0.01)
         state = await sub.next(5)
         assert state is not None and state["state"] == "paused"
         assert await sub.next(0.3) is None  # one state waiting, not four
