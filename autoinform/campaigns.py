@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, cast
 from sqlalchemy import CursorResult, func, insert, literal, select, update
 from sqlalchemy.orm import Session, object_session
 
+from autoinform.changes import announce
 from autoinform.errors import AutoinformError, CampaignStateError, NotFoundError, PermissionDenied
 from autoinform.models import (
     Campaign,
@@ -65,6 +66,7 @@ def _set_state(campaign: Campaign, new: CampaignState) -> None:
     session = object_session(campaign)
     if session is not None:
         bump(session, CAMPAIGNS)
+        announce(session, [campaign.id], counted=True)  # open pages (autoinform/changes.py)
     campaign.state = new
 
 
@@ -133,21 +135,40 @@ def _preflight(session: Session, campaign: Campaign, settings: Settings | None, 
 
 
 def approve(session: Session, campaign_id: int, actor: str, *, settings: Settings | None = None,
-            now: datetime | None = None) -> Campaign:
+            now: datetime | None = None, comment: str = "") -> Campaign:
     """A manager other than the author approves the list and the message (AI-15). With `settings`
     the preflight runs again: a campaign that cannot work is refused, and the warnings the approver
-    accepts are in the audit entry (issue 9 item 1)."""
-    require_role(session, actor, Role.MANAGER)
-    campaign = get(session, campaign_id, lock=True)
-    if campaign.created_by == actor:
-        raise PermissionDenied("the author of a campaign cannot approve it (AI-15)")
-    if S.APPROVED is not TRANSITIONS["approve"].get(campaign.state):
-        raise CampaignStateError(campaign.id, campaign.state.value, "approve")
+    accepts are in the audit entry (issue 9 item 1). `comment`, if any, is kept in that entry."""
+    campaign = _decidable(session, campaign_id, actor, "approve")
     checked = _preflight(session, campaign, settings, "approve", now)
     _transition(campaign, "approve")
     campaign.approved_by = actor
     campaign.approved_at = utcnow()
-    audit(session, actor, "campaign.approve", "campaign", campaign.id, **checked)
+    audit(session, actor, "campaign.approve", "campaign", campaign.id, **checked,
+          **({"comment": comment} if comment else {}))
+    return campaign
+
+
+def reject(session: Session, campaign_id: int, actor: str, *, comment: str) -> Campaign:
+    """A manager other than the author turns a draft down, saying why (AI-15): it ends cancelled
+    (nothing was sent; the specialist forms a corrected one), the comment in the audit log."""
+    if not comment.strip():
+        raise AutoinformError("a rejection needs a comment saying why")
+    campaign = _decidable(session, campaign_id, actor, "reject")
+    _transition(campaign, "cancel")
+    campaign.finished_at = utcnow()
+    audit(session, actor, "campaign.reject", "campaign", campaign.id, comment=comment.strip())
+    return campaign
+
+
+def _decidable(session: Session, campaign_id: int, actor: str, action: str) -> Campaign:
+    """A draft that `actor`, a manager who is not its author, may approve or reject (AI-15)."""
+    require_role(session, actor, Role.MANAGER)
+    campaign = get(session, campaign_id, lock=True)
+    if campaign.created_by == actor:
+        raise PermissionDenied(f"the author of a campaign cannot {action} it (AI-15)")
+    if S.APPROVED is not TRANSITIONS["approve"].get(campaign.state):
+        raise CampaignStateError(campaign.id, campaign.state.value, action)
     return campaign
 
 

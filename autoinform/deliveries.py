@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from autoinform.bulk import BulkStatement
 from autoinform.calendar import InformingWindow
+from autoinform.changes import announce
 from autoinform.channels.base import ProviderStatus, SendResult
 from autoinform.content import Content, EmailContent, PhoneContent, Recipient, SmsContent
 from autoinform.errors import AutoinformError, ConfigError, SkipDelivery
@@ -434,6 +435,7 @@ def claim(session: Session, *, now: datetime, limit: int, worker: str, lease_s: 
                         account=account, list_created=campaigns_by_id[cid].list_created,
                         stops_seen=report.stops_seen, interrupted=previous.get(did))
                    for did, cid, r, content, name, end_at, done_before, account in pending]
+    announce(session, {d.campaign_id for d in leased})  # attempts opened, deliveries ended: pages see it
     return report
 
 
@@ -571,6 +573,8 @@ def record(session: Session, done: Iterable[Done], *, policies: dict[Channel, Re
         # report already stored for these ids now rather than at the next housekeeping.
         session.flush()
         apply_statuses(session, now=max(d.ended_at for d in done_list), policies=policies)
+    if done_list:
+        announce(session, {d.work.campaign_id for d in done_list})
     return dict(counts)
 
 
@@ -628,6 +632,7 @@ def release(session: Session, work: Sequence[tuple[Work, datetime, str]], now: d
     conn.execute(_CLOSE_UNSENT, [{"_id": w.attempt_id, "_ended_at": now, "_reason": reason} for w, reason in unsent])
     rows = [_released(w.delivery_id, at) for w, at, _ in work]
     rows += [_finished(w.delivery_id, Outcome.NEGATIVE, reason, now) for w, reason in finished]
+    announce(session, {w.campaign_id for w, _ in unsent})
     return _update_claimed(conn, rows, worker)
 
 
@@ -691,6 +696,7 @@ def recover(session: Session, *, now: datetime, worker: str | None = None, alive
     session.execute(update(Delivery).where(Delivery.id.in_(ids))
                     .values(state=DeliveryState.PENDING, next_attempt_at=now, lease_owner=None,
                             lease_until=None))
+    announce(session)
     log.warning("recovered %d deliveries from a dead lease", len(ids))
     return len(ids)
 
@@ -752,6 +758,8 @@ def apply_statuses(session: Session, *, now: datetime, policies: dict[Channel, R
             applied += 1
             _apply_event(session, e, a, now, policies)
         if len(rows) < _APPLY_BATCH:
+            if applied:
+                announce(session)
             return applied
         session.flush()  # the next batch must not see these again
 
@@ -849,6 +857,7 @@ def expire_awaiting(session: Session, delivery_id: int, now: datetime) -> None:
     delivery = session.get(Delivery, delivery_id)
     if delivery is not None and delivery.state is DeliveryState.AWAITING:
         _finish(delivery, Outcome.NEGATIVE, "no_report", now)
+        announce(session, [delivery.campaign_id])
 
 
 def extend_await(session: Session, delivery_id: int, until: datetime) -> None:

@@ -28,6 +28,7 @@ from autoinform.rendering import StoredScenarioRenderer
 from autoinform.runtime import Runtime
 from autoinform.scheduler import EngineScheduler
 from autoinform.web.app import create_app
+from autoinform.web.serve import WebServer, web_server
 from ivr.hotline.queue_watch import QueueStats
 
 if TYPE_CHECKING:
@@ -69,7 +70,7 @@ class EngineOptions:
     hotline: HotlineBackend | None = None  # given: the IVR serves /hotline with it (issue 11)
 
 
-class _EmbeddedServer(uvicorn.Server):
+class _EmbeddedServer(WebServer):
     """uvicorn inside our loop: signals are the engine's to handle, not uvicorn's."""
 
     @contextlib.contextmanager
@@ -175,9 +176,7 @@ class Engine:
         if self._hotline is not None:
             stats["hotline_queue"] = self.hotline_queue
         app = create_app(self.rt, routers=routers, stats=stats)
-        cfg = uvicorn.Config(app, host=self.rt.settings.web.host, port=self.rt.settings.web.port,
-                             log_config=None, access_log=False, lifespan="off")
-        return _EmbeddedServer(cfg)
+        return web_server(app, self.rt.settings.web.host, self.rt.settings.web.port, cls=_EmbeddedServer)
 
     async def _ivr(self, stop: asyncio.Event) -> None:
         from ivr.router import load_router

@@ -91,7 +91,7 @@ class Role(enum.StrEnum):
     MANAGER = "manager"
     OPERATOR = "operator"
     ADMIN = "admin"
-    VIEWER = "viewer"  # reads progress and counts, never personal data (issue 12)
+    VIEWER = "viewer"  # sees the pages and counts, changes nothing, personal data masked (issue 12)
 
 
 class CampaignState(enum.StrEnum):

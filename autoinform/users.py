@@ -18,6 +18,12 @@ if TYPE_CHECKING:
 MIN_PASSWORD = 10  # characters; a long passphrase beats composition rules
 
 
+# Roles that see customers' names, numbers and addresses in clear (AI-19): specialists form the
+# lists, managers approve them (AI-15), admins run the system. Operators see a customer's data
+# only where a call needs it (a callback task); viewers (e.g. the central office's statistics) never.
+PERSONAL_DATA_ROLES = frozenset({Role.ADMIN, Role.MANAGER, Role.SPECIALIST})
+
+
 def audit(session: Session, actor: str, action: str, entity: str, entity_id: object,
           **detail: object) -> None:
     session.add(AuditEntry(actor=actor, action=action, entity=entity, entity_id=str(entity_id),

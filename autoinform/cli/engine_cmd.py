@@ -150,3 +150,37 @@ def demo(rows: Annotated[int, typer.Option(help="Rows in the generated billing e
             run_demo(console, rows=rows)
     except AutoinformError as exc:
         fail(str(exc))
+
+
+@app.command("web")
+def web(
+    host: Annotated[str | None, typer.Option(help="Address to bind (default: web.host, 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default: web.port).")] = None,
+) -> None:
+    """Serve the web app alone: pages, JSON API and live updates, without the dispatcher.
+
+    It reads and changes the same database as the engines (`autoinform run`), whose changes reach
+    the open pages within a second. Provider callbacks (SMS delivery reports) are the engine's."""
+    import asyncio
+
+    from autoinform import logs
+    from autoinform.config import load_settings
+    from autoinform.runtime import open_runtime
+    from autoinform.web.app import create_app
+    from autoinform.web.serve import web_server
+
+    try:
+        settings = load_settings()
+    except AutoinformError as exc:
+        fail(str(exc), 2)
+    logs.configure(settings.log_level, settings.log_json)
+    try:
+        rt = open_runtime(settings)
+    except AutoinformError as exc:
+        fail(str(exc))
+    try:
+        server = web_server(create_app(rt), host or settings.web.host,
+                            settings.web.port if port is None else port)
+        asyncio.run(server.serve())
+    finally:
+        rt.close()

@@ -34,9 +34,9 @@ def _reader(session: Session) -> User:
 def _export(fmt: str, out: Path | None, masked: bool, *, campaign_id: int | None = None,
             since: date | None = None, until: date | None = None) -> None:
     from autoinform.db import transaction
-    from autoinform.models import Role
     from autoinform.report_files.render import FORMATS, filename, write_report
     from autoinform.report_files.scope import ReportSpec, ReportSpecError
+    from autoinform.users import PERSONAL_DATA_ROLES
 
     if fmt not in FORMATS:
         fail(f"--format must be one of: {', '.join(FORMATS)}", EXIT_USAGE)
@@ -45,8 +45,8 @@ def _export(fmt: str, out: Path | None, masked: bool, *, campaign_id: int | None
         try:
             with transaction(rt.sessions) as s:
                 user = _reader(s)
-                # Names and contacts in clear for managers (and admins), masked for others (AI-19).
-                personal = user.role in (Role.MANAGER, Role.ADMIN) and not masked
+                # Names and contacts in clear for the roles that need them, masked for others (AI-19).
+                personal = user.role in PERSONAL_DATA_ROLES and not masked
                 try:
                     spec = ReportSpec(campaign_id=campaign_id, since=since, until=until, actor=user.login,
                                       personal=personal, timezone=rt.settings.timezone,

@@ -52,6 +52,11 @@ def create_app(rt: Runtime, *, routers: Sequence[APIRouter] = (),
 
     for router in routers:
         app.include_router(router)
+
+    # Pages and their live updates (issue 12 item 1; autoinform/web/pages, autoinform/web/live.py).
+    from autoinform.web.pages import install as install_pages
+    install_pages(app, rt)
+    stats["live"] = app.state.live.stats
     return app
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import Depends, Request
 
 from autoinform.models import Role
+from autoinform.users import PERSONAL_DATA_ROLES
 from autoinform.web.auth import CurrentUser, require
 
 A, M, S, OP = Role.ADMIN, Role.MANAGER, Role.SPECIALIST, Role.OPERATOR
@@ -35,8 +36,9 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "results.read": frozenset({A, M, S, OP}),
 }
 
-# Roles that see customers' personal data unmasked (AI-19); every such answer is audited.
-PERSONAL_DATA = frozenset({A, M})
+# Roles that see customers' personal data unmasked (AI-19, one rule for the API, the pages and the
+# reports); every such API answer and export is audited.
+PERSONAL_DATA = PERSONAL_DATA_ROLES
 
 
 def allow(action: str) -> Callable[[Request], CurrentUser]:

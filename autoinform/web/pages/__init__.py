@@ -1,0 +1,29 @@
+"""Server-rendered pages of the web app (issue 12 item 1): campaigns, one campaign, lists and the
+stop list, with live updates by Server-Sent Events (autoinform/web/live.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from autoinform.runtime import Runtime
+from autoinform.web.live import LiveHub
+
+STATIC = Path(__file__).resolve().parent.parent / "static"
+
+
+def install(app: FastAPI, rt: Runtime, *, live_poll_s: float = 0.2) -> None:
+    """Add the pages, their static files and the process's one live hub to `app`."""
+    from autoinform.web.pages import campaigns, forming, lists
+    from autoinform.web.pages.campaigns import live_state
+
+    app.state.runtime = rt
+    window = rt.window
+    app.state.live = LiveHub(rt, lambda s, topic: live_state(s, topic, window=window), poll_s=live_poll_s)
+    if not any(getattr(r, "path", None) == "/static" for r in app.routes):
+        app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.include_router(forming.router)  # before campaigns: /campaigns/new is not a campaign id
+    app.include_router(campaigns.router)
+    app.include_router(lists.router)
