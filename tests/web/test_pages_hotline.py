@@ -27,13 +27,13 @@ CLEAR = {"boss", "boss2", "root"}  # PERSONAL_DATA roles among the watchers
 def seed(rt: Runtime, now: datetime) -> None:
     """Today: A in the menu; B waiting 55 s (past 40); C waiting 12 s; D answered after 45 s (a
     breach); E answered after 8 s; F in the menu since yesterday's last minute (not today's)."""
-    tz = rt.settings.tz
+    tz, ago = rt.settings.tz, lambda seconds: now - timedelta(seconds=seconds)
     with db.transaction(rt.sessions) as s:
-        for cid, caller, started, ended in (("A", "+79990000001", now - timedelta(seconds=20), None),
-                                            ("B", "+79990000002", now - timedelta(seconds=90), None),
-                                            ("C", "+79990000003", now - timedelta(seconds=30), None),
-                                            ("D", "+79990000004", now - timedelta(minutes=9), now - timedelta(minutes=5)),
-                                            ("E", "+79990000005", now - timedelta(minutes=8), now - timedelta(minutes=6)),
+        for cid, caller, started, ended in (("A", "+79990000001", ago(20), None),
+                                            ("B", "+79990000002", ago(90), None),
+                                            ("C", "+79990000003", ago(30), None),
+                                            ("D", "+79990000004", ago(9 * 60), ago(5 * 60)),
+                                            ("E", "+79990000005", ago(8 * 60), ago(6 * 60)),
                                             ("F", "+79990000006", day_start(now, tz) - timedelta(minutes=1), None)):
             calls.upsert_call(s, CallRecord(cid, caller, started, ended, ["2", "0"]))
         for cid, kind, ago, hold in (("B", "join", 55, None), ("C", "join", 12, None),
