@@ -21,6 +21,7 @@ import contextlib
 import enum
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Final
@@ -241,8 +242,18 @@ class HotlineFlow:
 
     # --- the two entries -------------------------------------------------------------------------------
 
+    async def _started(self, call: _Call) -> None:
+        """The call written as it enters the menu, without an end, so the hotline page shows it in
+        the IVR (issue 12); the write at its end completes the same record. A storage hiccup here
+        costs the page one row, never the caller their call."""
+        try:
+            await self.backend.record_call(replace(call.record))
+        except Exception as exc:
+            logger.warning("hotline: the call's start was not recorded: %s", exc, extra=call.extra)
+
     async def _inbound(self, call: _Call) -> bool:
         await call.session.answer()
+        await self._started(call)
         await call.say(_phrases("hotline/welcome", "hotline/recording_notice"))  # HL-3
         reception = self.backend.reception(self.backend.now())
         if not reception.open:

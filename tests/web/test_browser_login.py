@@ -146,3 +146,54 @@ def test_log_in_approve_watch_download_take_a_callback_log_out(browser: Any, pag
             done = s.get(HotlineTask, task_id)
             assert done is not None and (done.state, done.outcome, done.done_by) == ("done", "reached", "op")
         log_out()
+
+
+def test_an_operator_watches_the_hotline_now(browser: Any, page_rt: Runtime, tmp_path: Path,
+                                            request: pytest.FixtureRequest) -> None:
+    """The hotline page after a real log-in: a caller's wait counts up in the page and turns red
+    past the 40 s target; a caller the hotline backend records appears without a reload."""
+    import asyncio
+
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from autoinform.hotline import calls
+    from autoinform.hotline.backend import DbHotlineBackend
+    from ivr.hotline.backend import CallRecord, QueueEvent
+
+    shot = Shots(browser, request.node.name)
+    page_rt.settings.web = page_rt.settings.web.model_copy(update={"cookie_secure": False})
+    page_rt.settings.hotline.recordings_dir = tmp_path / "rec"
+    now = utcnow()
+    with db.transaction(page_rt.sessions) as s:
+        set_password(s, "op", PASSWORD, actor="root")
+        calls.upsert_call(s, CallRecord("W1", "+79990003344", now - timedelta(seconds=60)))
+        calls.add_queue_event(s, QueueEvent("W1", "operators", "join", now - timedelta(seconds=37)))
+
+    def wait(condition: Any, timeout: float = 10) -> None:
+        WebDriverWait(browser, timeout, ignored_exceptions=(StaleElementReferenceException,)).until(condition)
+
+    def text(css: str) -> str:
+        return str(browser.find_element(By.CSS_SELECTOR, css).text)
+
+    with serve(create_app(page_rt)) as base:
+        browser.get(f"{base}/hotline")
+        browser.find_element(By.NAME, "login").send_keys("op")
+        browser.find_element(By.NAME, "password").send_keys(PASSWORD)
+        browser.find_element(By.CSS_SELECTOR, "form.login button").click()
+        wait(lambda d: d.current_url.endswith("/hotline"))
+        assert text("#waiting-count") == "1" and "+79990003344" not in text("#waiting")  # masked for operators
+        first = int(text("#waiting tbody td:last-child"))
+        assert 36 <= first <= 40
+        wait(lambda d: int(text("#waiting tbody td:last-child")) > 40, timeout=15)  # counts up in the page
+        assert "over" in str(browser.find_element(By.CSS_SELECTOR, "#waiting tbody tr").get_attribute("class"))
+        shot("waiting-past-target")
+        browser.execute_script("window.stillThisPage = true")
+        backend = DbHotlineBackend(page_rt)
+        asyncio.run(backend.record_call(CallRecord("W2", "+79990005566", utcnow())))
+        wait(lambda d: text("#in-ivr-count") == "2")
+        asyncio.run(backend.queue_event(QueueEvent("W1", "operators", "connect", utcnow(), 45.0)))
+        wait(lambda d: text("#waiting-count") == "0" and text("#breaches") == "1")
+        assert browser.execute_script("return window.stillThisPage") is True  # live, not reloaded
+        shot("answered-late")

@@ -17,8 +17,11 @@ from autoinform.models import utcnow
 from autoinform.runtime import Runtime
 from autoinform.web.pages.hotline import day_start, hotline_now
 from ivr.hotline.backend import CallRecord, QueueEvent
+from tests.ivr.conftest import ServerFactory, agi_server, settle
 from tests.web.pages_fixtures import USERS, Web, serve, web_app
 from tests.web.test_live import Page
+
+__all__ = ["agi_server"]
 
 WATCHERS = {"boss", "boss2", "op", "view", "root"}
 CLEAR = {"boss", "boss2", "root"}  # PERSONAL_DATA roles among the watchers
@@ -99,3 +102,37 @@ def test_what_the_hotline_backend_writes_reaches_an_open_page(live_rt: Runtime, 
         asyncio.run(backend.queue_event(QueueEvent("L1", "operators", "connect", utcnow(), 50.0)))
         _, state = page.wait_for(lambda s: s["waiting"] == [], timeout=15)
         assert state["today"]["breaches"] == 1
+
+
+async def test_the_hotline_flow_writes_a_call_as_it_enters_the_menu(agi_server: ServerFactory,
+                                                                     tmp_path: Path) -> None:
+    """What makes "calls in the IVR" real: the flow writes the call without an end as it answers,
+    and completes the same record at the end."""
+    from dataclasses import replace
+
+    from autoinform.config import HotlineSettings
+    from ivr.hotline.flow import hotline_flow
+    from ivr.hotline.info import load_info
+    from ivr.hotline.menu import load_menu
+    from tests.conftest import ROOT
+    from tests.hotline.conftest import TEST_HOURS
+    from tests.hotline.memory_backend import MemoryBackend
+    from tests.ivr.peer import AsteriskModel, Caller, call
+
+    writes: list[CallRecord] = []
+
+    class Watched(MemoryBackend):
+        async def record_call(self, record: CallRecord) -> None:
+            writes.append(replace(record, menu_path=list(record.menu_path)))
+            await super().record_call(record)
+
+    backend = Watched(tmp_path / "rec", HotlineSettings(hours=TEST_HOURS))
+    flow = hotline_flow(backend, load_menu(ROOT / "hotline" / "menu.yaml"), load_info(ROOT / "hotline" / "info.yaml"),
+                        backend.settings)
+    async with agi_server({"hotline": flow}) as server:
+        await call(server.port, AsteriskModel(Caller()), script="hotline", uniqueid="77.1", timeout_s=20)
+        await settle(server)
+    assert len(writes) == 2
+    assert (writes[0].call_id, writes[0].ended_at, writes[0].outcome) == ("77.1", None, "")
+    assert writes[1].ended_at is not None and writes[1].outcome == "no_input"
+    assert writes[1].started_at == writes[0].started_at

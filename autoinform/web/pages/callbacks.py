@@ -39,6 +39,9 @@ OUTCOMES = {o.value: label for o, label in (
     (TaskOutcome.APPOINTMENT_MADE, "записан на приём"), (TaskOutcome.NO_MESSAGE, "пустое сообщение"),
     (TaskOutcome.DUPLICATE, "повтор другой заявки"))}
 
+KINDS = {"callback": "обратный звонок", "feedback": "обращение", "complaint": "жалоба", "suggestion": "предложение",
+         "visit": "запись на приём"}
+
 
 def sees_caller(user: CurrentUser, task: HotlineTask) -> bool:
     return user.role in PERSONAL_DATA_ROLES or (task.state == TaskState.TAKEN and task.taken_by == user.login)
@@ -77,7 +80,8 @@ def _page(request: Request, user: CurrentUser, *, status_code: int = 200, error:
         rows = task_rows(s, user, tz=rt.settings.tz)
         report = tasks.overdue_report(s, utcnow())
     return render(request, "callbacks.html", user, status_code=status_code, tasks=rows, error=error,
-                  outcomes=OUTCOMES, may_work=user.role is Role.ADMIN or user.role in WORKERS, report=report)
+                  outcomes=OUTCOMES, kinds=KINDS, report=report,
+                  may_work=user.role is Role.ADMIN or user.role in WORKERS)
 
 
 @router.get("/callbacks", response_class=HTMLResponse)
