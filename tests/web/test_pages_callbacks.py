@@ -125,3 +125,22 @@ def test_the_api_lists_takes_and_closes(client: TestClient, people: dict[Role, P
     with web_rt.sessions() as s:
         exports = s.scalars(select(AuditEntry).where(AuditEntry.action == "callbacks.export")).all()
     assert [(e.actor, (e.detail or {}).get("rows")) for e in exports] == [("boss", 2)]  # AI-19
+
+
+def test_the_callbacks_stream_tells_an_open_page_that_the_list_changed(live_rt: Runtime) -> None:
+    """No personal data in it: counts and the newest change, which the page reloads on."""
+    from tests.web.pages_fixtures import serve, web_app
+    from tests.web.test_live import Page
+
+    ids = add_tasks(live_rt)
+    with serve(web_app(live_rt)) as base:
+        page = Page(f"{base}/live/callbacks", "view")
+        _, first = page.wait_for(lambda s: True)
+        assert first["open"] == 3 and first["done"] == 1 and "+7999" not in str(first)
+        import httpx
+
+        taken = httpx.post(f"{base}/callbacks/{ids[0]}/take", headers={"X-Test-User": "op"},
+                           data={"csrf_token": CSRF})
+        assert taken.status_code == 303
+        _, moved = page.wait_for(lambda s: s != first, timeout=15)
+        assert moved["open"] == 3 and moved["moved"] != first["moved"]
