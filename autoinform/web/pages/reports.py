@@ -51,23 +51,18 @@ def _download(request: Request, user: CurrentUser, fmt: str, **scope: object) ->
 
 
 def _chart(request: Request, user: CurrentUser, key: str, **scope: object) -> Response:
-    from matplotlib import rc_context
-
-    from autoinform.report_files import charts
+    from autoinform.report_files.charts import draw_one
     from autoinform.reports import build_summary
 
-    drawers = dict(charts.DRAWERS)
-    if key not in drawers:
+    if key not in CHART_KEYS:
         return render(request, "error.html", user, status_code=404, error=f"no chart {key!r}")
     try:
         spec = spec_for(request, user, **scope)  # type: ignore[arg-type]
         with runtime(request).sessions() as s:
-            table = build_summary(s, spec).table(key)
+            summary = build_summary(s, spec)
     except AutoinformError as exc:
         return render(request, "error.html", user, status_code=error_status(exc), error=str(exc))
-    with charts.DRAWING, rc_context(charts.FONT):
-        png = charts._png(drawers[key](table))
-    return Response(png, media_type="image/png", headers={"Cache-Control": "no-store"})
+    return Response(draw_one(summary, key).png, media_type="image/png", headers={"Cache-Control": "no-store"})
 
 
 @router.get("/campaigns/{campaign_id}/report.{fmt}")
