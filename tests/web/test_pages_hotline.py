@@ -52,7 +52,7 @@ def test_the_state_counts_only_today_and_only_callers_still_waiting(page_rt: Run
     seed(page_rt, now)
     with page_rt.sessions() as s:
         state = hotline_now(s, clear=False, tz=page_rt.settings.tz, limit_s=40, now=now)
-    assert [c["call_id"] for c in state["in_ivr"]] == ["B", "C", "A"]  # not ended, today, oldest first
+    assert [c["call_id"] for c in state["in_ivr"]] == ["A"]  # not ended, today, not queued
     assert [(w["call_id"], w["waited_s"], w["over"]) for w in state["waiting"]] == [("B", 55, True),
                                                                                   ("C", 12, False)]
     assert state["waiting_over"] == 1
@@ -75,7 +75,8 @@ def test_the_page_by_role(web: Web, who: str) -> None:
         return
     assert r.status_code == 200, r.text
     page = r.text
-    assert 'id="waiting-count">2<' in page and 'id="waiting-over">1<' in page and 'id="breaches">1<' in page
+    assert 'id="in-ivr-count">1<' in page and 'id="waiting-count">2<' in page
+    assert 'id="waiting-over">1<' in page and 'id="breaches">1<' in page
     assert ("+79990000002" in page) is (who in CLEAR), who  # AI-19: operators and viewers see it masked
     assert "Горячая линия" in page and 'href="/callbacks"' in page
 
@@ -98,7 +99,8 @@ def test_what_the_hotline_backend_writes_reaches_an_open_page(live_rt: Runtime, 
         _, state = page.wait_for(lambda s: len(s["in_ivr"]) == 1, timeout=15)
         assert state["in_ivr"][0]["caller"] != "+79990000009"  # an operator sees callers masked
         asyncio.run(backend.queue_event(QueueEvent("L1", "operators", "join", now)))
-        page.wait_for(lambda s: [w["call_id"] for w in s["waiting"]] == ["L1"], timeout=15)
+        _, state = page.wait_for(lambda s: [w["call_id"] for w in s["waiting"]] == ["L1"], timeout=15)
+        assert state["in_ivr"] == []  # from the menu to the queue
         asyncio.run(backend.queue_event(QueueEvent("L1", "operators", "connect", utcnow(), 50.0)))
         _, state = page.wait_for(lambda s: s["waiting"] == [], timeout=15)
         assert state["today"]["breaches"] == 1

@@ -39,18 +39,21 @@ def day_start(now: datetime, tz: ZoneInfo) -> datetime:
 
 def hotline_now(session: Session, *, clear: bool, tz: ZoneInfo, limit_s: float,
                 now: datetime | None = None) -> dict[str, Any]:
-    """Calls in the IVR (started today, not ended), callers in the operator queue (joined today,
-    neither connected, abandoned nor timed out) with their wait, and today's queue figures."""
+    """Calls in the IVR (started today, not ended, not in the operator queue), callers in the
+    operator queue (joined today, neither connected, abandoned nor timed out) with their wait, and
+    today's queue figures."""
     now = now or utcnow()
     since = day_start(now, tz)
     number = (lambda v: v) if clear else mask_phone
+    e = HotlineQueueEvent
+    queued = select(e.call_id).where(e.at >= since)  # a caller in the queue has left the menu
     calls = session.scalars(select(HotlineCall).where(HotlineCall.started_at >= since,
-                                                      HotlineCall.ended_at.is_(None))
+                                                      HotlineCall.ended_at.is_(None),
+                                                      HotlineCall.call_id.not_in(queued))
                             .order_by(HotlineCall.started_at).limit(SHOWN)).all()
     in_ivr = [{"call_id": c.call_id, "caller": number(c.caller), "started_at": _local(c.started_at, tz),
                "seconds": round((now - c.started_at).total_seconds()), "menu": " › ".join(map(str, c.menu_path)),
                "account": c.account or ""} for c in calls]
-    e = HotlineQueueEvent
     left = select(e.call_id).where(e.at >= since, e.kind.in_(_ENDED))
     joins = session.scalars(select(e).where(e.at >= since, e.kind == "join", e.call_id.not_in(left))
                             .order_by(e.at).limit(SHOWN)).all()
