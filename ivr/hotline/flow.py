@@ -12,7 +12,8 @@ caller and comes back with `hotline?after=operator&queue=${QUEUESTATUS}`: a call
 not answer in time (TIMEOUT, FULL, JOINEMPTY …) is offered a message for a callback; one back from
 an operator (CONTINUE: Queue's `c` option, docs/asterisk/README.md) gets the one-key survey
 (HL-11). The call's state crosses the queue in channel variables (AUTOINFORM_HL_*), so every call
-ends with one complete backend.record_call (HL-5).
+ends with one complete backend.record_call (HL-5); an answered call is also written as it enters,
+without an end, for the web app's hotline page.
 """
 
 from __future__ import annotations
