@@ -69,14 +69,16 @@ def stand_in_notify(channel: PhoneChannel, hold_s: int = 0) -> Router:
 
 @contextlib.asynccontextmanager
 async def phone(asterisk: AsteriskInstance, *, max_channels: int = 10, calls_per_second: float = 50,
-                ring_timeout_s: float = 1.0, hold_s: int = 0,
-                **overrides: Any) -> AsyncIterator[tuple[PhoneChannel, Reports]]:
-    ami = asterisk.ami_settings()
+                ring_timeout_s: float = 1.0, hold_s: int = 0, ami_port: int | None = None,
+                cdr: bool = False, **overrides: Any) -> AsyncIterator[tuple[PhoneChannel, Reports]]:
+    """A PhoneChannel on the test Asterisk (AMI through `ami_port` if given, e.g. a proxy; its CDR
+    file if `cdr`), with a FastAGI server running the stand-in /notify flow."""
+    ami = asterisk.ami_settings(**({"port": ami_port} if ami_port else {}))
     agi = FastAgiServer(IvrSettings(port=0, command_timeout_s=10, shutdown_grace_s=1), Router())
     await agi.start()
     server = AsteriskServer(**ami.model_dump(), name="ast1", dial_template="Local/{number}@test-phone",
                             number_format="8XXXXXXXXXX", max_channels=max_channels,
-                            calls_per_second=calls_per_second,
+                            calls_per_second=calls_per_second, cdr_csv=asterisk.cdr_csv if cdr else None,
                             variables={"AUTOINFORM_AGI": f"agi://127.0.0.1:{agi.port}"})
     reports = Reports()
     channel = PhoneChannel(PhoneSettings(servers=[server], ring_timeout_s=ring_timeout_s, **overrides),
