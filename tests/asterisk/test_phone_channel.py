@@ -15,11 +15,19 @@ from typing import Any
 import pytest
 
 from autoinform.channels.base import Outgoing, ProviderStatus, SendResult
-from autoinform.channels.phone import PhoneChannel, attempt_of, classify, format_number, provider_id
+from autoinform.channels.phone import (
+    PhoneChannel,
+    _Slot,
+    attempt_of,
+    classify,
+    first_legs,
+    format_number,
+    provider_id,
+)
 from autoinform.config import AsteriskServer, IvrSettings, PhoneSettings
 from autoinform.content import PhoneContent, PhoneStep
 from autoinform.models import Channel, Outcome
-from ivr.ami import AmiClient, Event, OriginateResult
+from ivr.ami import AmiClient, AmiState, Event, OriginateResult
 from ivr.router import Router
 from ivr.server import FastAgiServer
 from ivr.session import AgiSession
@@ -202,3 +210,55 @@ async def test_poll_answered_call_gone_without_result(asterisk: AsteriskInstance
         gone = await channel.poll("call-401")
         assert gone is not None and (gone.outcome, gone.reason) == (Outcome.NEGATIVE, "no_report")
         assert not reports.items
+
+
+def _channel_event(uid: str, attempt: str) -> Event:
+    return Event((("Event", "CoreShowChannel"), ("Uniqueid", uid), ("ChanVariable", f"ATTEMPT_ID={attempt}")))
+
+
+def _offline_channel() -> PhoneChannel:
+    server = AsteriskServer(name="ast1", dial_template="Local/{number}@test-phone")
+    return PhoneChannel(PhoneSettings(servers=[server]))
+
+
+def test_first_legs_only() -> None:
+    """A Local call's second leg carries ATTEMPT_ID too, and outlives the first's Hangup by a
+    moment: it is never taken for the call (the poll test's flake under load, issue 10 item 1)."""
+    events = (_channel_event("ai-7-aa", "7"), _channel_event("ai-7-aa;2", "7"), _channel_event("ai-8-aa;2", "8"),
+              Event((("Event", "CoreShowChannel"), ("Uniqueid", "1700.1"))))
+    assert first_legs(events) == {"ai-7-aa": 7}
+
+
+async def test_live_attempts_ignore_a_lingering_second_leg(monkeypatch: pytest.MonkeyPatch) -> None:
+    channel = _offline_channel()
+    (server,) = channel.servers
+    monkeypatch.setattr(server.client, "state", AmiState.UP)
+
+    async def channels(timeout_s: float | None = None) -> tuple[Event, ...]:
+        return (_channel_event("ai-9-aa;2", "9"),)
+    monkeypatch.setattr(server.client, "core_show_channels", channels)
+    assert await channel.live_attempts() == {}
+
+
+async def test_reconcile_never_ends_a_call_answered_after_it_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """CoreShowChannels asked while a call is dialing, answered (slot `live`) before the reply
+    is read: the reply does not list it, yet its slot is kept; the next reconcile judges it
+    (issue 10 item 1: a released slot let wait_idle() return before the flow's report)."""
+    channel = _offline_channel()
+    (server,) = channel.servers
+    server.slots["ai-5-aa"] = _Slot(5, "dialing")
+    server.slots["ai-6-aa"] = _Slot(6, "live")
+
+    async def channels(timeout_s: float | None = None) -> tuple[Event, ...]:
+        server.slots["ai-5-aa"].mark("live")  # its OriginateResponse came while the reply was on its way
+        await asyncio.sleep(0)
+        return ()
+    monkeypatch.setattr(server.client, "core_show_channels", channels)
+    await channel.reconcile(server)
+    assert set(server.slots) == {"ai-5-aa"}  # ai-6 ended (live before the snapshot, absent from it)
+
+    async def later(timeout_s: float | None = None) -> tuple[Event, ...]:
+        return ()
+    monkeypatch.setattr(server.client, "core_show_channels", later)
+    await channel.reconcile(server)
+    assert not server.slots
