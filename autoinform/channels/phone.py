@@ -61,6 +61,11 @@ REFUSAL_PAUSE_S = 2.0
 STOP_GRACE_S = 5.0
 # A call's CDR row is written a moment after its Hangup: how long it is waited for there.
 CDR_WAIT_S = 3.0
+# A server whose AMI link is up takes calls once it says FullyBooted (on login when it is, else when
+# it gets there): a restarted Asterisk lets AMI in before its dialplan and channel drivers are
+# loaded, and a call placed then fails with no cause. With no FullyBooted this long after login
+# (the AMI user cannot read `system` events), it is trusted anyway.
+BOOT_WAIT_S = 30.0
 
 
 def provider_id(attempt_id: int) -> str:
@@ -181,6 +186,9 @@ class _Server:
     # (a server just started may refuse until its dialplan is loaded).
     stopping_at: int | None = None
     paused_until: float = 0.0
+    # The AMI connection count when this server said FullyBooted, and when that connection came up.
+    booted_at: int | None = None
+    up_since: float = 0.0
 
     @property
     def name(self) -> str:
@@ -196,8 +204,13 @@ class _Server:
                 or time.monotonic() < self.paused_until)
 
     @property
+    def booted(self) -> bool:
+        return (self.booted_at is not None and self.booted_at == self.client.connects) or (
+            time.monotonic() - self.up_since >= BOOT_WAIT_S)
+
+    @property
     def accepting(self) -> bool:
-        return self.up and not self.stopping
+        return self.up and self.booted and not self.stopping
 
     @property
     def free(self) -> int:
@@ -269,6 +282,7 @@ class PhoneChannel:
             # One subscription, so a transfer's events and its Hangup are seen in Asterisk's order.
             server.client.subscribe(*QUEUE_EVENTS, callback=self._queue_handler(server))
             server.client.subscribe("Shutdown", callback=self._shutdown_handler(server))
+            server.client.subscribe("FullyBooted", callback=self._booted_handler(server))
             server.client.add_listener(self._state_listener(server))
             server.client.start()
         results = await asyncio.gather(*(s.client.wait_up() for s in self.servers), return_exceptions=True)
@@ -560,8 +574,17 @@ class PhoneChannel:
             self._notify_capacity()
         return on_shutdown
 
+    def _booted_handler(self, server: _Server) -> Callable[[Event], None]:
+        def on_booted(event: Event) -> None:
+            if server.up:  # (never an event of a link already gone)
+                server.booted_at = server.client.connects
+                self._notify_capacity()
+        return on_booted
+
     def _state_listener(self, server: _Server) -> Callable[[AmiState], None]:
         def on_state(state: AmiState) -> None:
+            if state is AmiState.UP:
+                server.up_since = time.monotonic()
             if state is AmiState.UP and not self._closing and server.client.connects > 1:
                 self._spawn(self._safe_reconcile(server))  # Hangups may have been lost while down
             self._notify_capacity()

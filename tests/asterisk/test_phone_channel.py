@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -16,6 +17,7 @@ import pytest
 
 from autoinform.channels.base import Outgoing, ProviderStatus, SendResult
 from autoinform.channels.phone import (
+    BOOT_WAIT_S,
     PhoneChannel,
     _Slot,
     attempt_of,
@@ -262,3 +264,20 @@ async def test_reconcile_never_ends_a_call_answered_after_it_asked(monkeypatch: 
     monkeypatch.setattr(server.client, "core_show_channels", later)
     await channel.reconcile(server)
     assert not server.slots
+
+
+def test_a_server_takes_calls_once_fully_booted(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A restarted Asterisk lets AMI in before its dialplan is loaded (a call then fails with no
+    cause): its link up is not enough, its FullyBooted on that connection is (issue 10 item 3)."""
+    channel = _offline_channel()
+    (server,) = channel.servers
+    monkeypatch.setattr(server.client, "state", AmiState.UP)
+    server.client.connects = 2
+    server.up_since = time.monotonic()
+    assert not server.accepting
+    server.booted_at = 1  # said on the connection before the restart
+    assert not server.accepting
+    server.booted_at = 2
+    assert server.accepting
+    server.booted_at, server.up_since = None, time.monotonic() - BOOT_WAIT_S  # no FullyBooted ever
+    assert server.accepting
