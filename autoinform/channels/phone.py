@@ -576,9 +576,14 @@ class PhoneChannel:
 
     def _booted_handler(self, server: _Server) -> Callable[[Event], None]:
         def on_booted(event: Event) -> None:
-            if server.up:  # (never an event of a link already gone)
-                server.booted_at = server.client.connects
-                self._notify_capacity()
+            # Sent right after the login's reply, but a subscriber may see it before the client
+            # has counted the connection (still `connecting`): then it is the next one's. Down:
+            # an event of a link already gone.
+            state = server.client.state
+            if state is AmiState.DOWN:
+                return
+            server.booted_at = server.client.connects + (0 if state is AmiState.UP else 1)
+            self._notify_capacity()
         return on_booted
 
     def _state_listener(self, server: _Server) -> Callable[[AmiState], None]:

@@ -281,3 +281,23 @@ def test_a_server_takes_calls_once_fully_booted(monkeypatch: pytest.MonkeyPatch)
     assert server.accepting
     server.booted_at, server.up_since = None, time.monotonic() - BOOT_WAIT_S  # no FullyBooted ever
     assert server.accepting
+
+
+async def test_fully_booted_seen_before_the_connection_is_counted(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The login's FullyBooted can reach its subscriber while the client still says `connecting`
+    (the login reply's waiter not yet resumed): it counts for the connection being made; one seen
+    while down (a link already gone) counts for none."""
+    channel = _offline_channel()
+    (server,) = channel.servers
+    booted = channel._booted_handler(server)
+    event = Event((("Event", "FullyBooted"), ("Status", "Fully Booted")))
+    server.client.connects = 1
+    monkeypatch.setattr(server.client, "state", AmiState.DOWN)
+    booted(event)
+    assert server.booted_at is None
+    monkeypatch.setattr(server.client, "state", AmiState.CONNECTING)
+    booted(event)
+    server.client.connects = 2  # the login completes
+    monkeypatch.setattr(server.client, "state", AmiState.UP)
+    server.up_since = time.monotonic()
+    assert server.booted_at == 2 and server.accepting
