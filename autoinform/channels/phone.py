@@ -619,7 +619,8 @@ class PhoneChannel:
             if slot.state != "dialing" and slot.since < asked and uid not in ours:
                 self._ended(server, uid, slot)
         for uid, attempt_id in ours.items():
-            if uid not in server.slots:
+            # This run's own calls hold their slot from the start; one not held has ended since.
+            if uid not in server.slots and not uid.endswith(f"-{self._token}"):
                 server.slots[uid] = _Slot(attempt_id, "foreign")
 
     async def live_attempts(self) -> dict[int, str] | None:

@@ -301,3 +301,17 @@ async def test_fully_booted_seen_before_the_connection_is_counted(monkeypatch: p
     monkeypatch.setattr(server.client, "state", AmiState.UP)
     server.up_since = time.monotonic()
     assert server.booted_at == 2 and server.accepting
+
+
+async def test_reconcile_never_adopts_a_call_of_this_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A call this run placed and whose Hangup freed its slot while the CoreShowChannels reply was
+    on its way is still in that reply: it is not taken for an earlier run's call (a slot held
+    until the next reconcile); an earlier run's call is."""
+    channel = _offline_channel()
+    (server,) = channel.servers
+
+    async def channels(timeout_s: float | None = None) -> tuple[Event, ...]:
+        return (_channel_event(f"ai-5-{channel._token}", "5"), _channel_event("ai-4-0a0b0c", "4"))
+    monkeypatch.setattr(server.client, "core_show_channels", channels)
+    await channel.reconcile(server)
+    assert {uid: slot.state for uid, slot in server.slots.items()} == {"ai-4-0a0b0c": "foreign"}
