@@ -229,6 +229,10 @@ class AsteriskServer(AmiSettings):
     # Extra channel variables set on every call, e.g. {"AUTOINFORM_AGI": "agi://10.0.0.5:4573"}
     # when the engine's FastAGI server is not where the dialplan's global points.
     variables: dict[str, str] = {}
+    # This server's CDR (cdr_csv's Master.csv, on its host or a read-only mount): what decides a
+    # call whose end was never seen (docs/phone.md, "The CDR"). None: no CDR, such a call ends
+    # `interrupted` and a later call is recorded as its possible duplicate.
+    cdr_csv: Path | None = None
 
     @field_validator("dial_template")
     @classmethod
