@@ -11,10 +11,10 @@ from sqlalchemy import select
 
 from autoinform import db
 from autoinform.config import DropFolderSettings
+from autoinform.importing.importer import file_sha256
 from autoinform.models import ContactList, DropFile
 from autoinform.runtime import Runtime
 from autoinform.templates.drop import DropWatcher, list_name
-from autoinform.importing.importer import file_sha256
 from tests.templates.files import BAD_ROW, HEADER, rows, write
 
 T0 = datetime(2027, 3, 1, 8, 0, tzinfo=UTC)
