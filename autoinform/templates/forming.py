@@ -106,13 +106,18 @@ def tick(rt: Runtime, now: datetime | None = None) -> TickReport:
                 _open_period(rt, template_id, p, now, report)
             except IntegrityError:
                 log.info("template %s period %s: another engine acted first", template_id, p.key)
+            except AutoinformError as exc:  # one template's trouble (its system user disabled…) stops no other
+                log.error("template %s period %s: %s", template_id, p.key, exc)
     # Periods left open (a draft, or a wait for the list) are followed to their end even when the
     # engine was down through their whole span.
     with rt.sessions() as s:
         pending = list(s.scalars(select(TemplateRun.id).where(TemplateRun.state.in_((WAITING, FORMED)))
                                  .order_by(TemplateRun.id)))
     for run_id in pending:
-        _follow_run(rt, run_id, now, report)
+        try:
+            _follow_run(rt, run_id, now, report)
+        except AutoinformError as exc:
+            log.error("template period %s: %s", run_id, exc)
     return report
 
 
