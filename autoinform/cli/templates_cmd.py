@@ -159,3 +159,24 @@ def pause_cmd(key: Key, as_json: Json = False) -> None:
 def resume_cmd(key: Key, as_json: Json = False) -> None:
     """Form campaigns from the template again (a period not yet started included)."""
     _toggle(key, False, as_json)
+
+
+@app.command("drops")
+def drops_cmd(limit: Annotated[int, typer.Option(help="How many, newest first.")] = 50, as_json: Json = False) -> None:
+    """The files taken from the billing drop folder: imported, duplicate or failed, and where they went."""
+    from rich.table import Table
+
+    from autoinform.templates.drop import drop_files
+
+    with runtime() as rt:
+        with rt.sessions() as s:
+            acting_user(s)
+        rows = drop_files(rt, limit)
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("id", "file", "state", "list", "taken", "detail")
+    for r in rows:
+        table.add_row(str(r["id"]), str(r["name"]), str(r["state"]), str(r["list_id"] or "-"),
+                      str(r["received_at"])[:16], str(r["detail"]))
+    console.print(table)

@@ -67,6 +67,8 @@ def test_create_show_list_pause_resume_history(env: Path) -> None:
         rt.close()
     code, out = run("templates", "history", "debts", "--json", as_="watch")
     assert code == 0 and [(h["period"], h["state"]) for h in json.loads(out)] == [("2027-03", "no_list")]
+    code, out = run("templates", "drops", "--json", as_="watch")
+    assert code == 0 and json.loads(out) == []
 
 
 def test_refusals(env: Path) -> None:

@@ -14,7 +14,7 @@ from autoinform.config import DropFolderSettings
 from autoinform.importing.importer import file_sha256
 from autoinform.models import ContactList, DropFile
 from autoinform.runtime import Runtime
-from autoinform.templates.drop import DropWatcher, list_name
+from autoinform.templates.drop import DropWatcher, drop_files, list_name
 from tests.templates.files import BAD_ROW, HEADER, rows, write
 
 T0 = datetime(2027, 3, 1, 8, 0, tzinfo=UTC)
@@ -91,6 +91,9 @@ def test_same_content_is_imported_once_and_bad_rows_are_reported(sqlite_rt: Runt
     with sqlite_rt.sessions() as s:
         assert len(s.scalars(select(ContactList)).all()) == 1
         assert [d.state for d in s.scalars(select(DropFile).order_by(DropFile.id))] == ["imported", "duplicate"]
+    listed = drop_files(sqlite_rt)  # `templates drops`, newest first
+    assert [(d["name"], d["state"]) for d in listed] == [("debt_b.csv", "duplicate"), ("debt_a.csv", "imported")]
+    assert str(listed[0]["moved_to"]).endswith("rejected/debt_b.csv")
     write(folder / "debt_a.csv", text)  # dropped again under the very same name: rejected/debt_a.csv.1
     w.poll(T0 + timedelta(seconds=4))
     w.poll(T0 + timedelta(seconds=5))
