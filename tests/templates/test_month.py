@@ -174,14 +174,17 @@ def test_two_months_compressed(month_settings: Settings, sink: SmtpSink) -> None
             deliveries = s.scalar(select(func.count()).select_from(Delivery).where(Delivery.campaign_id == cid))
             assert deliveries == 5
 
-        # March 8: a corrected export arrives while the campaign waits to run: a new list, same campaign.
+        # March 8: the campaign is running (the dispatcher begins it at its start; nothing leaves on
+        # the holiday) when a corrected export arrives: a new list, the campaign keeps its own.
+        with db.transaction(e.rt.sessions) as s:
+            assert campaigns.begin_due(s, local(2027, 3, 7, 10)) == [cid]
         write(folder / "debt_2027-03-fix.csv", HEADER + rows(range(1, 9), debt="99,00"))
         [fix] = e.settle(local(2027, 3, 8, 12))
         assert fix.state == "imported" and fix.list_id != imported.list_id
         e.tick(local(2027, 3, 8, 12, 5))
         with e.rt.sessions() as s:
             c = s.get_one(Campaign, cid)
-            assert c.list_id == imported.list_id
+            assert (c.list_id, c.state) == (imported.list_id, CampaignState.RUNNING)
             assert s.scalar(select(func.count()).select_from(Delivery).where(Delivery.campaign_id == cid)) == 5
         assert _counts(e.rt) == (1, 1)
 
