@@ -12,19 +12,14 @@ from typer.testing import CliRunner
 from autoinform.cli import app
 from autoinform.runtime import open_runtime
 from autoinform.templates.forming import tick
-from tests.cli_actors import add_user, as_user
-from tests.conftest import ROOT
+from tests.cli_actors import add_user, as_user, point_cli_at
 
 runner = CliRunner()
 
 
 @pytest.fixture
 def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    monkeypatch.setenv("AUTOINFORM_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
-    monkeypatch.setenv("AUTOINFORM_VAR_DIR", str(tmp_path / "var"))
-    monkeypatch.setenv("AUTOINFORM_SCENARIOS_DIR", str(ROOT / "scenarios"))
-    monkeypatch.setenv("AUTOINFORM_AUDIO_DIR", str(ROOT / "audio"))
-    monkeypatch.setenv("AUTOINFORM_CONFIG", str(tmp_path / "none.toml"))
+    point_cli_at(monkeypatch, tmp_path)
     for login, role in (("spec", "specialist"), ("boss", "manager"), ("watch", "viewer")):
         made = add_user(runner, app, login, role)
         assert made.exit_code == 0, made.output
