@@ -40,14 +40,11 @@ def create_cmd(
     from autoinform.models import Role
     from autoinform.scenarios import load_scenario
     from autoinform.templates import service
-    from autoinform.templates.periods import Schedule, parse_days, parse_hours
+    from autoinform.templates.periods import schedule_from_text
 
     with runtime() as rt:
         try:
-            first, last = parse_days(days)
-            start, end = parse_hours(hours)
-            schedule = Schedule(period=period, first_day=first, last_day=last,  # type: ignore[arg-type]
-                                start_minute=start, end_minute=end, form_days_before=form_days_before)
+            schedule = schedule_from_text(period, days, hours, form_days_before)
         except AutoinformError as exc:
             fail(str(exc), 2)
         chain = parse_channels(channels)

@@ -77,6 +77,15 @@ def parse_hours(text: str) -> tuple[int, int]:
     return h1 * 60 + m1, h2 * 60 + m2
 
 
+def schedule_from_text(period: str, days: str, hours: str, form_days_before: int = 2) -> Schedule:
+    """The schedule as a person types it ("monthly", "10-15", "10:00-19:00"); AutoinformError with
+    the reason otherwise. The command line and the web form both take it this way."""
+    first, last = parse_days(days)
+    start, end = parse_hours(hours)
+    return Schedule(period=period, first_day=first, last_day=last,  # type: ignore[arg-type]
+                    start_minute=start, end_minute=end, form_days_before=form_days_before)
+
+
 def hhmm(minute: int) -> str:
     return f"{minute // 60:02d}:{minute % 60:02d}"
 
