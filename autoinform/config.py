@@ -229,6 +229,10 @@ class AsteriskServer(AmiSettings):
     # Extra channel variables set on every call, e.g. {"AUTOINFORM_AGI": "agi://10.0.0.5:4573"}
     # when the engine's FastAGI server is not where the dialplan's global points.
     variables: dict[str, str] = {}
+    # This server's CDR (cdr_csv's Master.csv, on its host or a read-only mount): what decides a
+    # call whose end was never seen (docs/phone.md, "The CDR"). None: no CDR, such a call ends
+    # `interrupted` and a later call is recorded as its possible duplicate.
+    cdr_csv: Path | None = None
 
     @field_validator("dial_template")
     @classmethod
@@ -371,6 +375,33 @@ class HotlineSettings(BaseModel):
         return value
 
 
+class DropFolderSettings(BaseModel):
+    """The billing drop folder (issue 14): exports billing writes (typically by SFTP) are imported
+    once each and moved to done/ or rejected/. Polled, not watched by inotify: inotify sees nothing
+    on network mounts (NFS, SMB) and nothing that happened while the engine was down, and the
+    settle check needs repeated looks at the file anyway."""
+
+    path: Path | None = None  # None: no drop folder is watched
+    pattern: str = "*.csv"  # glob of the file names taken (xlsx too: "*.xlsx"); others are left alone
+    poll_s: float = Field(60.0, gt=0)
+    # "stable": a file is read once its size and mtime stayed the same for settle_s across looks
+    # (mtime alone is not enough: `sftp put -p` keeps the source's old mtime). "marker": once
+    # NAME + marker_suffix exists beside it (billing writes the marker after the file).
+    ready: Literal["stable", "marker"] = "stable"
+    settle_s: float = Field(30.0, ge=0)
+    marker_suffix: str = Field(".done", min_length=1)
+
+
+class TemplateSettings(BaseModel):
+    """Recurring campaign templates (issue 14)."""
+
+    # The user that forms templates' campaigns (made as a specialist on first use, with no password
+    # and no token): every approver is then "not the author" (AI-15), and nobody can log in as it.
+    system_login: str = Field("system-templates", min_length=1, max_length=64)
+    check_s: float = Field(300.0, gt=0)  # besides the exact jobs: a look at every template this often
+    notice_subject: str = "Рассылка ждёт утверждения"
+
+
 class Settings(BaseSettings, _Masked):
     model_config = SettingsConfigDict(
         env_prefix="AUTOINFORM_",
@@ -397,6 +428,8 @@ class Settings(BaseSettings, _Masked):
     dispatch: DispatchSettings = DispatchSettings()
     web: WebSettings = WebSettings()
     hotline: HotlineSettings = HotlineSettings()
+    drop_folder: DropFolderSettings = DropFolderSettings()  # issue 14
+    templates: TemplateSettings = TemplateSettings()  # issue 14
 
     @field_validator("timezone")
     @classmethod

@@ -27,6 +27,7 @@ from autoinform.models import Campaign, Channel
 from autoinform.rendering import StoredScenarioRenderer
 from autoinform.runtime import Runtime
 from autoinform.scheduler import EngineScheduler
+from autoinform.templates.jobs import TemplateJobs
 from autoinform.web.app import create_app
 from autoinform.web.serve import WebServer, web_server
 from ivr.hotline.queue_watch import QueueStats
@@ -93,8 +94,9 @@ class Engine:
             bind = getattr(sender, "bind_status_sink", None)
             if bind is not None:
                 bind(self.dispatcher.on_status)
+        self.templates = TemplateJobs(rt)  # issue 14: templates and the drop folder
         self.scheduler = EngineScheduler(self.dispatcher, housekeeping_s=self.options.housekeeping_s,
-                                         resync_s=self.options.resync_s)
+                                         resync_s=self.options.resync_s, parts=[self.templates])
         self.web_port: int | None = None
         self.ivr_port: int | None = None
         self._started = asyncio.Event()

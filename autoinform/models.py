@@ -604,3 +604,90 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(default=None)
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+# --- Recurring campaign templates and the billing drop folder (issue 14) -------------------------
+
+
+class CampaignTemplate(Base):
+    """A routine campaign formed again every period (AI-3, AI-4, AI-7, AI-15): what to send
+    (scenario, channel chain), to whom (the newest import of `source` not used before), when
+    (days `first_day`..`last_day` of the period, `start_minute`..`end_minute` local time) and who
+    is asked to approve. The schedule is computed from these columns (autoinform/templates/)."""
+
+    __tablename__ = "campaign_templates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    scenario: Mapped[str] = mapped_column(String(100))  # scenarios/NAME.yaml, snapshotted when formed
+    channels: Mapped[list[Any]] = mapped_column(default=list)  # ordered fallback chain
+    source: Mapped[str] = mapped_column(String(200))  # "drop:GLOB" (drop-folder file) | "list:GLOB" (list name)
+    period: Mapped[str] = mapped_column(String(16))  # monthly | weekly
+    first_day: Mapped[int] = mapped_column(Integer)  # day of month, or ISO weekday 1=Monday
+    last_day: Mapped[int] = mapped_column(Integer)
+    start_minute: Mapped[int] = mapped_column(Integer)  # local minutes after midnight
+    end_minute: Mapped[int] = mapped_column(Integer)
+    form_days_before: Mapped[int] = mapped_column(Integer, default=2)  # drafts formed this early
+    approvers: Mapped[list[Any]] = mapped_column(default=list)  # logins and "role:NAME"
+    notify_emails: Mapped[list[Any]] = mapped_column(default=list)
+    paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class TemplateRun(Base):
+    """One period of one template: its history. Unique per (template, period), so a restarted engine
+    or a second engine process never forms a period's campaign twice."""
+
+    __tablename__ = "template_runs"
+    __table_args__ = (UniqueConstraint("template_id", "period_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    template_id: Mapped[int] = mapped_column(ForeignKey("campaign_templates.id", ondelete="CASCADE"), index=True)
+    period_key: Mapped[str] = mapped_column(String(16))  # 2026-12 | 2026-W49
+    start_at: Mapped[datetime] = mapped_column()
+    end_at: Mapped[datetime] = mapped_column()
+    # formed (draft waiting for approval) | started | not_approved | refused | no_list | cancelled
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"), default=None)
+    list_id: Mapped[int | None] = mapped_column(ForeignKey("contact_lists.id"), default=None)
+    detail: Mapped[str] = mapped_column(String(2000), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class TemplateNotice(Base):
+    """"A campaign waits for your approval": one row per approver (the web app lists a user's
+    rows), and the e-mail sent for it, if any (sent after the forming transaction commits)."""
+
+    __tablename__ = "template_notices"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("template_runs.id", ondelete="CASCADE"), index=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))
+    recipient: Mapped[str] = mapped_column(String(320), index=True)  # a login, or an e-mail address
+    kind: Mapped[str] = mapped_column(String(16))  # user | email
+    text: Mapped[str] = mapped_column(String(2000))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # e-mail: pending | sent | failed: …; user rows: "" until read
+    status: Mapped[str] = mapped_column(String(300), default="")
+    done_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class DropFile(Base):
+    """A file taken from the billing drop folder. `unique_sha256` is set only for the file whose
+    content was imported, so the same content is imported once however often it is dropped."""
+
+    __tablename__ = "drop_files"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(300), index=True)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    unique_sha256: Mapped[str | None] = mapped_column(String(64), unique=True, default=None)
+    size: Mapped[int] = mapped_column(BigInteger)
+    state: Mapped[str] = mapped_column(String(16))  # importing | imported | duplicate | failed
+    list_id: Mapped[int | None] = mapped_column(ForeignKey("contact_lists.id"), default=None)
+    detail: Mapped[str] = mapped_column(String(2000), default="")
+    moved_to: Mapped[str] = mapped_column(String(500), default="")
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)

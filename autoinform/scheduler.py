@@ -9,8 +9,9 @@ dispatcher's claim query, so a million pending retries cost no scheduler memory.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import Protocol
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.date import DateTrigger
@@ -24,10 +25,19 @@ from autoinform.models import Campaign, CampaignState, utcnow
 log = logging.getLogger(__name__)
 
 
+class SchedulerPart(Protocol):
+    """More jobs rebuilt from the database with the campaigns' (issue 14: autoinform/templates/jobs.py)."""
+
+    def install(self, aps: AsyncIOScheduler) -> None: ...
+
+    async def resync(self, aps: AsyncIOScheduler) -> int: ...
+
+
 class EngineScheduler:
     def __init__(self, dispatcher: Dispatcher, *, housekeeping_s: float = 5.0, resync_s: float = 30.0,
-                 clock: Callable[[], datetime] = utcnow) -> None:
+                 clock: Callable[[], datetime] = utcnow, parts: Sequence[SchedulerPart] = ()) -> None:
         self.dispatcher = dispatcher
+        self.parts = list(parts)  # issue 14
         self.clock = clock
         self.housekeeping_s = housekeeping_s
         self.resync_s = resync_s
@@ -44,6 +54,8 @@ class EngineScheduler:
             if every and scan:  # a mailbox of bounces to read (e-mail, issue 8 item 8)
                 self._aps.add_job(scan, IntervalTrigger(seconds=every),
                                   id=f"bounces-{channel.value}", replace_existing=True)
+        for part in self.parts:  # issue 14: templates and the drop folder
+            part.install(self._aps)
         self._aps.start()
         await self.resync()
 
@@ -61,6 +73,8 @@ class EngineScheduler:
             if state is CampaignState.SCHEDULED:
                 self._at(f"start-{cid}", max(start_at, now), self._begin)
             self._at(f"end-{cid}", max(end_at, now), self.dispatcher.housekeeping)
+        for part in self.parts:  # issue 14
+            await part.resync(self._aps)
         return len(rows)
 
     def jobs(self) -> list[str]:

@@ -1,15 +1,18 @@
 """Hotline calls through the FastAGI server against /selftest on the same server (issue 11).
 
-    python -m bench hotline [--quick] [--seconds S] [--levels 1,50,500]
+    python -m bench hotline [--quick] [--seconds S] [--levels 1,50,500] [--backend db|memory]
 
 The server runs in its own process pinned to CPU 0 with two routes: the real /hotline flow (the
-shipped menu and information base, the in-memory backend of tests/hotline: the flow's own cost,
-not a database's) and /selftest. This process plays Asterisk on CPU 1, a scripted caller per
-connection: the greeting, 3 (balance) with an account, the amount spoken, back in the menu 2
-(reading) with the account, a single-rate meter, a reading, the read-back confirmed with 1, then
-the caller hangs up in the menu: about 35 AGI commands, every one answered as Asterisk 22 answers
-it. A selftest call is 17 commands, so calls/s differ by design; the targets compare the
-per-command work: hotline commands/s >= 70 % of selftest's, p99 command round-trip under 2x.
+shipped menu and information base) and /selftest. Behind the flow is the engine's own
+DbHotlineBackend on a SQLite file seeded with customers and their balances (`--backend db`, the
+default: every account, balance and reading is a database look-up or write, as in production), or
+the in-memory backend of tests/hotline (`--backend memory`: the flow's own cost alone). This
+process plays Asterisk on CPU 1, a scripted caller per connection: the greeting, 3 (balance) with
+an account, the amount spoken, back in the menu 2 (reading) with the account, a single-rate meter,
+a reading, the read-back confirmed with 1, then the caller hangs up in the menu: about 35 AGI
+commands, every one answered as Asterisk 22 answers it. A selftest call is 17 commands, so calls/s
+differ by design; the targets compare the per-command work: hotline commands/s >= 70 % of
+selftest's, p99 command round-trip under 2x.
 """
 
 from __future__ import annotations
@@ -25,9 +28,13 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from bench.fastagi import LOAD_CPU, SERVER_CPU, _cpu_seconds, _run, _uvloop_available
+
+if TYPE_CHECKING:
+    from autoinform.config import HotlineSettings
+    from ivr.hotline.backend import HotlineBackend
 
 ROOT = Path(__file__).resolve().parents[1]
 ACCOUNTS = 1000
@@ -47,7 +54,31 @@ def _env(script: str, uniqueid: str) -> bytes:
 
 # --- the server (child process) --------------------------------------------------------------------
 
-async def _serve() -> None:
+def _db_backend(tmp: Path, settings: HotlineSettings) -> HotlineBackend:
+    """The engine's backend on a fresh SQLite file: ACCOUNTS customers, each with a balance."""
+    from datetime import date
+
+    from autoinform import db
+    from autoinform.config import Settings
+    from autoinform.hotline.backend import hotline_backend
+    from autoinform.models import AccountBalance, BillingImport, Customer
+    from autoinform.runtime import open_runtime
+
+    rt = open_runtime(Settings(database_url=f"sqlite:///{tmp / 'bench.db'}", var_dir=tmp / "var",
+                               hotline=settings.model_copy(update={"recordings_dir": tmp / "rec"})))
+    db.upgrade(rt.engine)
+    with db.transaction(rt.sessions) as s:
+        imp = BillingImport(source_file="bench.csv")
+        s.add(imp)
+        s.flush()
+        for i in range(ACCOUNTS):
+            account = f"{100000 + i}"
+            s.add(Customer(account=account, name=f"Клиент {i}", group=1))
+            s.add(AccountBalance(account=account, amount_kopecks=123456, as_of=date.today(), import_id=imp.id))
+    return hotline_backend(rt)
+
+
+async def _serve(backend_kind: str) -> None:
     sys.path.insert(0, str(ROOT))
     from autoinform.config import HotlineSettings, IvrSettings
     from ivr.flows.selftest import selftest
@@ -58,15 +89,20 @@ async def _serve() -> None:
     from ivr.server import FastAgiServer
     from tests.hotline.memory_backend import MemoryBackend
 
-    tmp = tempfile.mkdtemp(prefix="bench-hotline-")
+    tmp = Path(tempfile.mkdtemp(prefix="bench-hotline-"))
     hours = {d: "00:00-23:59" for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
-    backend = MemoryBackend(Path(tmp), HotlineSettings(hours=hours, holidays_open=True,
-                                                       max_reading_increase=10**9))
-    for i in range(ACCOUNTS):
-        backend.add(f"{100000 + i}", debt="1234.56")
-    backend.reception(backend.clock)  # the calendar loaded before the first call
+    settings = HotlineSettings(hours=hours, holidays_open=True, max_reading_increase=10**9)
+    backend: HotlineBackend
+    if backend_kind == "db":
+        backend = _db_backend(tmp, settings)
+    else:
+        memory = MemoryBackend(tmp, settings)
+        for i in range(ACCOUNTS):
+            memory.add(f"{100000 + i}", debt="1234.56")
+        backend = memory
+    backend.reception(backend.now())  # the calendar loaded before the first call
     flow = HotlineFlow(backend, load_menu(ROOT / "hotline" / "menu.yaml"), load_info(ROOT / "hotline" / "info.yaml"),
-                       backend.settings)
+                       settings)
     router = Router()
     router.add("hotline", flow)
     router.add("selftest", selftest)
@@ -204,8 +240,8 @@ async def _load(port: int, script: str, concurrency: int, seconds: float, minimu
 MIN_COMMANDS = {"hotline": 30, "selftest": 15}  # fewer: the call went wrong (counted as failed)
 
 
-def _measure(levels: list[int], seconds: float) -> dict[str, list[Level]]:
-    server = subprocess.Popen([sys.executable, "-m", "bench.hotline", "--serve"], cwd=ROOT,
+def _measure(levels: list[int], seconds: float, backend: str) -> dict[str, list[Level]]:
+    server = subprocess.Popen([sys.executable, "-m", "bench.hotline", "--serve", "--backend", backend], cwd=ROOT,
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         with contextlib.suppress(OSError, AttributeError):
@@ -263,18 +299,20 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--quick", action="store_true", help="1 s per level instead of 4")
     parser.add_argument("--seconds", type=float, default=None)
     parser.add_argument("--levels", default="1,50,500")
+    parser.add_argument("--backend", choices=("db", "memory"), default="db",
+                        help="the engine's database backend (SQLite) or the in-memory one")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve:
-        _run(_serve, False)
+        _run(lambda: _serve(args.backend), False)
         return 0
     with contextlib.suppress(OSError, AttributeError):
         os.sched_setaffinity(0, {LOAD_CPU})
     seconds = args.seconds or (1.0 if args.quick else 4.0)
     levels = [int(x) for x in args.levels.split(",")]
-    print(f"hotline bench: {seconds:g} s per level, levels {levels}, server on CPU {SERVER_CPU}, "
-          f"callers on CPU {LOAD_CPU}, Python {sys.version.split()[0]}")
-    return 0 if _report(_measure(levels, seconds), levels) else 1
+    print(f"hotline bench: {args.backend} backend, {seconds:g} s per level, levels {levels}, "
+          f"server on CPU {SERVER_CPU}, callers on CPU {LOAD_CPU}, Python {sys.version.split()[0]}")
+    return 0 if _report(_measure(levels, seconds, args.backend), levels) else 1
 
 
 if __name__ == "__main__":

@@ -50,3 +50,19 @@ def give_tokens(sessions: Any, *logins: str) -> None:
     with db.transaction(sessions) as s:
         for login in logins:
             write_token_file(token_dir() / f"{login}.token", create_token(s, login, "tests", actor="admin").secret)
+
+
+def point_cli_at(monkeypatch: Any, tmp_path: Path, *, twilio: bool = False) -> None:
+    """The CLI in this process on a fresh SQLite file under tmp_path, the repository's scenarios and
+    audio, no config file; with `twilio`, SMS settings a preflight accepts."""
+    from tests.conftest import ROOT
+
+    monkeypatch.setenv("AUTOINFORM_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    monkeypatch.setenv("AUTOINFORM_VAR_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("AUTOINFORM_SCENARIOS_DIR", str(ROOT / "scenarios"))
+    monkeypatch.setenv("AUTOINFORM_AUDIO_DIR", str(ROOT / "audio"))
+    monkeypatch.setenv("AUTOINFORM_CONFIG", str(tmp_path / "none.toml"))
+    if twilio:
+        monkeypatch.setenv("AUTOINFORM_TWILIO__ACCOUNT_SID", "AC" + "0" * 32)
+        monkeypatch.setenv("AUTOINFORM_TWILIO__AUTH_TOKEN", "test-token")
+        monkeypatch.setenv("AUTOINFORM_TWILIO__FROM_NUMBER", "+78512000001")

@@ -17,8 +17,7 @@ from autoinform.importing.importer import import_list
 from autoinform.models import Customer, StopEntry
 from autoinform.results import read_stop_file
 from autoinform.runtime import Runtime
-from tests.cli_actors import add_user, as_user
-from tests.conftest import ROOT
+from tests.cli_actors import add_user, as_user, point_cli_at
 
 runner = CliRunner()
 
@@ -88,10 +87,7 @@ def test_a_header_without_an_account_column_is_a_file_error(tmp_path: Path) -> N
 
 @pytest.fixture
 def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    monkeypatch.setenv("AUTOINFORM_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
-    monkeypatch.setenv("AUTOINFORM_VAR_DIR", str(tmp_path / "var"))
-    monkeypatch.setenv("AUTOINFORM_SCENARIOS_DIR", str(ROOT / "scenarios"))
-    monkeypatch.setenv("AUTOINFORM_AUDIO_DIR", str(ROOT / "audio"))
+    point_cli_at(monkeypatch, tmp_path)
     return tmp_path
 
 

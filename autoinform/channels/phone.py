@@ -7,7 +7,10 @@ into the notification context with DELIVERY_ID and ATTEMPT_ID as channel variabl
 what the OriginateResponse says: busy, no answer, congestion and rejection at once; an answered
 call as "pending", its result to come from the /notify flow through `report()` (the NoticeSource
 the flow is given) and on to the engine's status sink. A slot is released on the call's Hangup,
-and reconciled against CoreShowChannels when a Hangup may have been lost with the AMI link.
+and reconciled against CoreShowChannels when a Hangup may have been lost with the AMI link. A call
+whose end was never seen (its Originate unconfirmed, its response lost) is decided from the
+server's CDR (phone_cdr) before anything calls that customer again; when the CDR cannot tell, it
+ends `interrupted`, and the next call is recorded as its possible duplicate.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal
 
+from autoinform.channels import phone_cdr
 from autoinform.channels.base import Outgoing, ProviderStatus, SendResult, StatusSink
 from autoinform.config import AsteriskServer, NumberFormat, PhoneSettings
 from autoinform.content import PhoneContent
@@ -50,6 +54,18 @@ QUEUE_EVENTS = ("QueueCallerJoin", "AgentConnect", "QueueCallerAbandon", "Hangup
 # number is in the dial string, never that extension. The server takes no call until it is back.
 TRANSIENT_REFUSALS = ("shutting down", "not fully booted", "extension does not exist")
 REFUSAL_PAUSE_S = 2.0
+# A call that failed with no cause (no channel made, or one hung up with cause 0): how long the
+# server is watched for going down before the failure is taken as the number's. "core stop now"
+# first hangs every channel up and refuses new ones, and only says Shutdown (and drops the link)
+# once they are gone, seconds later on a busy machine (issue 10 item 3).
+STOP_GRACE_S = 5.0
+# A call's CDR row is written a moment after its Hangup: how long it is waited for there.
+CDR_WAIT_S = 3.0
+# A server whose AMI link is up takes calls once it says FullyBooted (on login when it is, else when
+# it gets there): a restarted Asterisk lets AMI in before its dialplan and channel drivers are
+# loaded, and a call placed then fails with no cause. With no FullyBooted this long after login
+# (the AMI user cannot read `system` events), it is trusted anyway.
+BOOT_WAIT_S = 30.0
 
 
 def provider_id(attempt_id: int) -> str:
@@ -104,12 +120,16 @@ class _Transfer:
     queue: str
     joined_at: str
     joined: float = field(default_factory=time.monotonic)
+    # The caller left the queue with no operator (QueueCallerAbandon), and when: whether it hung
+    # up or the queue's wait ran out is told by its Hangup (QUEUESTATUS).
+    left: Event | None = None
+    left_at: str = ""
 
     def outcome(self, result: str, event: Event | None) -> dict[str, object]:
         hold = event.get("HoldTime") if event is not None else ""
         found: dict[str, object] = {
             "queue": self.queue, "result": result, "answered": result == "answered",
-            "joined_at": self.joined_at, "ended_at": _utc_now(),
+            "joined_at": self.joined_at, "ended_at": self.left_at or _utc_now(),
             # Asterisk's own count of seconds in the queue; our clock when it gave none
             "wait_s": int(hold) if hold.isdigit() else round(time.monotonic() - self.joined, 1)}
         if result == "answered" and event is not None:
@@ -125,6 +145,32 @@ def _utc_now() -> str:
 class _Slot:
     attempt_id: int | None
     state: SlotState
+    since: float = field(default_factory=time.monotonic)  # when it took this state
+
+    def mark(self, state: SlotState) -> None:
+        self.state, self.since = state, time.monotonic()
+
+
+@dataclass
+class _Call:
+    """A call this engine run placed and whose result is not final yet: where to look for it."""
+
+    server: _Server
+    uniqueid: str
+    answered: bool = False
+
+
+def first_legs(channels: tuple[Event, ...]) -> dict[str, int | None]:
+    """Uniqueid -> attempt id of the calls an engine placed: channels carrying ATTEMPT_ID, first
+    legs only. A Local channel's second leg (`;2`) carries the variable too but is not the call:
+    it goes with the first and may linger a moment after the first's Hangup."""
+    found: dict[str, int | None] = {}
+    for c in channels:
+        attempt = c.chan_variables.get("ATTEMPT_ID")
+        uid = c.get("Uniqueid")
+        if attempt is not None and uid and ";" not in uid:
+            found[uid] = int(attempt) if attempt.isdigit() else None
+    return found
 
 
 @dataclass
@@ -140,6 +186,9 @@ class _Server:
     # (a server just started may refuse until its dialplan is loaded).
     stopping_at: int | None = None
     paused_until: float = 0.0
+    # The AMI connection count when this server said FullyBooted, and when that connection came up.
+    booted_at: int | None = None
+    up_since: float = 0.0
 
     @property
     def name(self) -> str:
@@ -155,8 +204,13 @@ class _Server:
                 or time.monotonic() < self.paused_until)
 
     @property
+    def booted(self) -> bool:
+        return (self.booted_at is not None and self.booted_at == self.client.connects) or (
+            time.monotonic() - self.up_since >= BOOT_WAIT_S)
+
+    @property
     def accepting(self) -> bool:
-        return self.up and not self.stopping
+        return self.up and self.booted and not self.stopping
 
     @property
     def free(self) -> int:
@@ -206,6 +260,7 @@ class PhoneChannel:
         self._reconciler: asyncio.Task[None] | None = None
         self._closing = False
         self._transfers: dict[tuple[str, str], _Transfer] = {}  # (server, caller Uniqueid)
+        self._calls: dict[int, _Call] = {}  # by attempt id, until its result is final
 
     # --- settings the dispatcher reads ------------------------------------------------------------
 
@@ -227,6 +282,7 @@ class PhoneChannel:
             # One subscription, so a transfer's events and its Hangup are seen in Asterisk's order.
             server.client.subscribe(*QUEUE_EVENTS, callback=self._queue_handler(server))
             server.client.subscribe("Shutdown", callback=self._shutdown_handler(server))
+            server.client.subscribe("FullyBooted", callback=self._booted_handler(server))
             server.client.add_listener(self._state_listener(server))
             server.client.start()
         results = await asyncio.gather(*(s.client.wait_up() for s in self.servers), return_exceptions=True)
@@ -262,16 +318,17 @@ class PhoneChannel:
 
     async def report(self, status: ProviderStatus) -> None:
         """The flow's result of an answered call: to the engine's sink (stored, then applied)."""
-        attempt_id = attempt_of(status.provider_id)
-        if attempt_id is not None and status.outcome is not None:
+        attempt_id = attempt_of(status.provider_id) if status.outcome is not None else None
+        if attempt_id is not None:
             self._notices.pop(attempt_id, None)
             self._reported[attempt_id] = status  # poll() answers with it if the sink failed
         if self._sink is None:
             log.error("phone: a call result with no status sink bound: %s", status.provider_id)
             return
         await self._sink(status)
-        if attempt_id is not None:
+        if attempt_id is not None:  # stored: nothing about this call is asked any more
             self._reported.pop(attempt_id, None)
+            self._calls.pop(attempt_id, None)
 
     # --- sending ----------------------------------------------------------------------------------
 
@@ -299,6 +356,7 @@ class PhoneChannel:
         # A Local channel's cause is on its second leg (the first hangs up with 0).
         hangup2 = server.client.expect("Hangup", {"Uniqueid": f"{channel_id};2"})
         self._notices[item.attempt_id] = item
+        self._calls[item.attempt_id] = _Call(server, channel_id)
         try:
             call = await server.client.originate(
                 dial, context=server.settings.context,
@@ -316,29 +374,18 @@ class PhoneChannel:
                                   detail={**evidence, "error": exc.message, "placed": False})
             return SendResult(Outcome.NEGATIVE, "failed", disposition=exc.message[:64],
                               detail={**evidence, "error": exc.message})
-        except AmiError as exc:
-            hangup2.cancel()
-            # Whether Asterisk queued it is not known: the call may be ringing. Never guessed:
-            # pending under its id, the slot kept until reconciled, poll() asks Asterisk later.
-            if (slot := server.slots.get(channel_id)) is not None:
-                slot.state = "unknown"
-            log.warning("phone: Originate on %s unconfirmed (%s): reconciled later", server.name, exc, extra=extra)
-            return SendResult(None, "pending", provider_id=pid, disposition="originate_unconfirmed",
-                              detail={**evidence, "error": str(exc)})
+        except AmiError as exc:  # whether Asterisk queued it is not known
+            return self._unconfirmed(server, channel_id, pid, hangup2, "originate_unconfirmed", exc, evidence, extra)
         try:
             result = await call.result(timeout_s=s.ring_timeout_s + 30)
-        except AmiError as exc:
-            hangup2.cancel()
-            if (slot := server.slots.get(channel_id)) is not None:
-                slot.state = "unknown"
-            log.warning("phone: no OriginateResponse from %s (%s): reconciled later", server.name, exc, extra=extra)
-            return SendResult(None, "pending", provider_id=pid, disposition="response_lost",
-                              detail={**evidence, "error": str(exc)})
+        except AmiError as exc:  # queued; how it went is not known
+            return self._unconfirmed(server, channel_id, pid, hangup2, "response_lost", exc, evidence, extra)
         evidence |= {"originate_reason": result.reason, "originate": result.reason_name}
         if result.answered:
             slot = server.slots.get(channel_id)
             if slot is not None:  # (its Hangup may already have released it)
-                slot.state = "live"
+                slot.mark("live")
+            self._calls[item.attempt_id].answered = True
             hangup.cancel()
             hangup2.cancel()
             log.info("phone: answered on %s", server.name, extra=extra)
@@ -351,8 +398,9 @@ class PhoneChannel:
         self._forget(server, channel_id, item.attempt_id, hangup)
         outcome, reason, retry = classify(result, cause)
         if reason == "failed" and cause in (None, "0") and not await self._accepting_calls(server):
-            # Queued, then no channel could be made: Asterisk was stopping, not a bad number.
+            # No channel made, or one hung up with no cause: Asterisk was stopping, not a bad number.
             outcome, reason, retry = Outcome.NEGATIVE, "temporary_failure", True
+            evidence["placed"] = False
         if cause is not None:
             evidence["hangup_cause"] = cause
         log.info("phone: %s to %s on %s (reason %s, cause %s)", reason, mask_destination(item.destination),
@@ -360,23 +408,38 @@ class PhoneChannel:
         disposition = f"reason {result.reason}" + (f" cause {cause}" if cause else "")
         return SendResult(outcome, reason, retry=retry, disposition=disposition, detail=evidence)
 
+    def _unconfirmed(self, server: _Server, channel_id: str, pid: str, hangup2: asyncio.Future[Event],
+                     disposition: str, exc: AmiError, evidence: dict[str, object],
+                     extra: dict[str, object]) -> SendResult:
+        """The Originate's reply or its response lost with the link: the call may be ringing. Never
+        guessed: pending under its id, its slot kept as `unknown`; its end (a Hangup, or its absence
+        from CoreShowChannels) sends it to the CDR, and poll() asks Asterisk if nothing else tells."""
+        hangup2.cancel()
+        if (slot := server.slots.get(channel_id)) is not None:
+            slot.mark("unknown")
+        log.warning("phone: %s on %s (%s): reconciled later", disposition.replace("_", " "), server.name, exc,
+                    extra=extra)
+        return SendResult(None, "pending", provider_id=pid, disposition=disposition,
+                          detail={**evidence, "error": str(exc)})
+
     async def _accepting_calls(self, server: _Server) -> bool:
-        """After a call failed with no cause (no channel made): is that the server's state? Its
-        notification extension gone, its AMI link down, or its Shutdown event within a moment
-        mean a stopping Asterisk, not a bad number (issue 10 item 2b)."""
-        try:
-            await server.client.action("ShowDialPlan", {"Context": server.settings.context,
-                                                        "Extension": server.settings.exten},
-                                       timeout_s=HANGUP_CAUSE_WAIT_S)
-        except AmiError:  # (AmiActionError: no such extension now)
-            server.paused_until = time.monotonic() + REFUSAL_PAUSE_S
-            return False
-        deadline = time.monotonic() + HANGUP_CAUSE_WAIT_S
-        while time.monotonic() < deadline:
+        """After a call failed with no cause: is that the server's state? Its notification extension
+        gone, an AMI action refused ("shutting down"), its link down or its Shutdown event within
+        STOP_GRACE_S mean a stopping Asterisk, not a bad number (issue 10 item 3)."""
+        deadline = time.monotonic() + STOP_GRACE_S
+        while True:
             if server.stopping or not server.up:
                 return False
-            await asyncio.sleep(0.05)
-        return True
+            try:
+                await server.client.action("ShowDialPlan", {"Context": server.settings.context,
+                                                            "Extension": server.settings.exten},
+                                           timeout_s=HANGUP_CAUSE_WAIT_S)
+            except AmiError:  # (AmiActionError: no such extension now, or shutting down)
+                server.paused_until = time.monotonic() + REFUSAL_PAUSE_S
+                return False
+            if time.monotonic() >= deadline:
+                return True
+            await asyncio.sleep(0.25)
 
     @staticmethod
     async def _cause(hangup: asyncio.Future[Event]) -> str | None:
@@ -390,6 +453,7 @@ class PhoneChannel:
         if not hangup.done():
             hangup.cancel()
         self._notices.pop(attempt_id, None)
+        self._calls.pop(attempt_id, None)
         self._release(server, channel_id)
 
     async def _acquire(self, attempt_id: int) -> tuple[_Server, str]:
@@ -445,14 +509,23 @@ class PhoneChannel:
     def _hangup_handler(self, server: _Server) -> Callable[[Event], None]:
         def on_hangup(event: Event) -> None:
             uid = event.get("Uniqueid")
-            if uid in server.slots:
-                self._release(server, uid)
+            if (slot := server.slots.get(uid)) is not None:
+                self._ended(server, uid, slot)
         return on_hangup
+
+    def _ended(self, server: _Server, uid: str, slot: _Slot) -> None:
+        """A call seen to end (its Hangup, or gone from CoreShowChannels): its slot freed; one whose
+        Originate was never confirmed goes to the CDR for its result."""
+        self._release(server, uid)
+        if slot.state == "unknown" and slot.attempt_id is not None and not self._closing:
+            self._spawn(self._settle_unconfirmed(server, uid, slot.attempt_id))
 
     def _queue_handler(self, server: _Server) -> Callable[[Event], None]:
         """The operator transfer's outcome (AI-8): answered by an operator (after how long, by
-        whom), abandoned by the caller, or left unanswered (the queue's timeout, then the call
-        ended). Reported as an intermediate status: the attempt's result (`transferred`) is the
+        whom), abandoned by the caller, `timeout` (the queue's wait ran out with no operator: a
+        QueueCallerAbandon too, told apart by the caller's Hangup carrying QUEUESTATUS=TIMEOUT,
+        manager.conf's channelvars), or `unanswered` (the call ended in the queue with neither
+        event). Reported as an intermediate status: the attempt's result (`transferred`) is the
         flow's; this adds detail["transfer"] to it."""
         def on_event(event: Event) -> None:
             name, uid = event.get("Event").lower(), event.get("Uniqueid")
@@ -464,11 +537,21 @@ class PhoneChannel:
                 if attempt_id is not None:
                     self._transfers[key] = _Transfer(attempt_id, event.get("Queue"), _utc_now())
                 return
-            transfer = self._transfers.pop(key, None)
+            transfer = self._transfers.get(key)
             if transfer is None:
                 return
-            result = {"agentconnect": "answered", "queuecallerabandon": "abandoned"}.get(name, "unanswered")
-            found = transfer.outcome(result, None if name == "hangup" else event)
+            if name == "queuecallerabandon":  # decided on the caller's Hangup
+                transfer.left, transfer.left_at = event, _utc_now()
+                return
+            del self._transfers[key]
+            if name == "agentconnect":
+                result, source = "answered", event
+            elif transfer.left is not None:
+                timed_out = event.chan_variables.get("QUEUESTATUS", "").upper() == "TIMEOUT"
+                result, source = ("timeout" if timed_out else "abandoned"), transfer.left
+            else:
+                result, source = "unanswered", None
+            found = transfer.outcome(result, source)
             log.info("phone: operator transfer %s after %s s on %s", result, found["wait_s"], server.name,
                      extra={"attempt_id": transfer.attempt_id, "channel": "phone"})
             status = ProviderStatus(Channel.PHONE, provider_id(transfer.attempt_id), f"transfer_{result}", None,
@@ -491,8 +574,22 @@ class PhoneChannel:
             self._notify_capacity()
         return on_shutdown
 
+    def _booted_handler(self, server: _Server) -> Callable[[Event], None]:
+        def on_booted(event: Event) -> None:
+            # Sent right after the login's reply, but a subscriber may see it before the client
+            # has counted the connection (still `connecting`): then it is the next one's. Down:
+            # an event of a link already gone.
+            state = server.client.state
+            if state is AmiState.DOWN:
+                return
+            server.booted_at = server.client.connects + (0 if state is AmiState.UP else 1)
+            self._notify_capacity()
+        return on_booted
+
     def _state_listener(self, server: _Server) -> Callable[[AmiState], None]:
         def on_state(state: AmiState) -> None:
+            if state is AmiState.UP:
+                server.up_since = time.monotonic()
             if state is AmiState.UP and not self._closing and server.client.connects > 1:
                 self._spawn(self._safe_reconcile(server))  # Hangups may have been lost while down
             self._notify_capacity()
@@ -512,20 +609,18 @@ class PhoneChannel:
                     await self._safe_reconcile(server)
 
     async def reconcile(self, server: _Server) -> None:
-        """Slots against the calls Asterisk has: a live/unknown call it no longer has is released;
-        a call it has that we hold no slot for (an earlier life of the engine) takes one."""
-        channels = await server.client.core_show_channels()
-        ours: dict[str, int | None] = {}
-        for c in channels:
-            attempt = c.chan_variables.get("ATTEMPT_ID")
-            uid = c.get("Uniqueid")
-            if attempt is not None and uid and ";" not in uid:
-                ours[uid] = int(attempt) if attempt.isdigit() else None
+        """Slots against the calls Asterisk has: a live/unknown call it no longer has is ended; a
+        call it has that we hold no slot for (an earlier life of the engine) takes one. Only slots
+        whose state is older than the snapshot are judged by it: a call answered while the reply
+        was on its way is not in it, and is not ended for that."""
+        asked = time.monotonic()
+        ours = first_legs(await server.client.core_show_channels())
         for uid, slot in list(server.slots.items()):
-            if slot.state != "dialing" and uid not in ours:
-                self._release(server, uid)
+            if slot.state != "dialing" and slot.since < asked and uid not in ours:
+                self._ended(server, uid, slot)
         for uid, attempt_id in ours.items():
-            if uid not in server.slots:
+            # This run's own calls hold their slot from the start; one not held has ended since.
+            if uid not in server.slots and not uid.endswith(f"-{self._token}"):
                 server.slots[uid] = _Slot(attempt_id, "foreign")
 
     async def live_attempts(self) -> dict[int, str] | None:
@@ -538,16 +633,77 @@ class PhoneChannel:
                 channels = await server.client.core_show_channels()
             except AmiError:
                 return None
-            for c in channels:
-                attempt = c.chan_variables.get("ATTEMPT_ID", "")
-                if attempt.isdigit():
-                    found[int(attempt)] = server.name
+            for attempt_id in first_legs(channels).values():
+                if attempt_id is not None:
+                    found[attempt_id] = server.name
         return found
 
+    # --- the CDR: calls whose end was never seen (issue 10 item 2) -----------------------------------
+
+    async def _cdr(self, attempt_id: int, wait_s: float = 0.0) -> phone_cdr.CdrRecord | None:
+        """The CDR record of this attempt's call: by its exact Uniqueid when this run placed it,
+        else (an earlier run's) by the `ai-<attempt>-` prefix on every server with a CDR. Waits
+        up to `wait_s` for the row (written a moment after the Hangup)."""
+        call = self._calls.get(attempt_id)
+        targets: list[tuple[_Server, str | None, str | None]] = (
+            [(call.server, call.uniqueid, None)] if call is not None
+            else [(srv, None, f"ai-{attempt_id}-") for srv in self.servers])
+        targets = [t for t in targets if t[0].settings.cdr_csv is not None]
+        if not targets:
+            return None
+        deadline = time.monotonic() + wait_s
+        while True:
+            for server, uid, prefix in targets:
+                path = server.settings.cdr_csv
+                assert path is not None
+                try:
+                    record = await asyncio.to_thread(phone_cdr.lookup, path, uniqueid=uid, prefix=prefix)
+                except OSError as exc:
+                    log.warning("phone: the CDR of %s cannot be read: %s", server.name, exc)
+                    continue
+                if record is not None:
+                    return record
+            if time.monotonic() >= deadline:
+                return None
+            await asyncio.sleep(0.2)
+
+    async def _settle_unconfirmed(self, server: _Server, uid: str, attempt_id: int) -> None:
+        """An unconfirmed call has ended: if the CDR says it was never answered, that is its result
+        now (busy, no answer … retried as the send would have been). Answered, or no CDR row: the
+        flow's report, or poll() past the status timeout, decides."""
+        record = await self._cdr(attempt_id, wait_s=CDR_WAIT_S)
+        found = record.outcome() if record is not None else None
+        if record is None or found is None:
+            return
+        outcome, reason, retry = found
+        self._notices.pop(attempt_id, None)
+        self._calls.pop(attempt_id, None)
+        log.info("phone: unconfirmed call %s on %s: %s by the CDR", uid, server.name, reason,
+                 extra={"attempt_id": attempt_id, "channel": "phone"})
+        await self._deliver(ProviderStatus(Channel.PHONE, provider_id(attempt_id), f"cdr {record.disposition}",
+                                           outcome, reason, retry=retry, detail={"cdr": record.evidence()}))
+
+    async def _deliver(self, status: ProviderStatus) -> None:
+        """A result found by the channel itself: to the sink, or kept for poll() if it cannot take it."""
+        attempt_id = attempt_of(status.provider_id)
+        if attempt_id is not None:
+            self._reported[attempt_id] = status
+        if self._sink is None or self._closing:
+            return
+        try:
+            await self._sink(status)
+        except Exception:
+            log.exception("phone: a call result could not be stored; poll() answers with it")
+            return
+        if attempt_id is not None:
+            self._reported.pop(attempt_id, None)
+
     async def poll(self, provider_id: str) -> ProviderStatus | None:
-        """An answered (or unconfirmed) call whose result never came: still up on Asterisk → ask
-        later; gone → negative `no_report` (recorded, so a later call is never a silent second);
-        a server that cannot be asked → None (never taken for "gone")."""
+        """A call whose result never came: still up on Asterisk → ask later; a server that cannot
+        be asked → None (never taken for "gone"). Gone: a result the sink could not take; else
+        what the CDR says of a call never answered; an answered call with no result → negative
+        `no_report`; nothing known (no CDR row, no CDR) → `interrupted`, retried, and the next
+        call is recorded as its possible duplicate (never a silent second call)."""
         attempt_id = attempt_of(provider_id)
         if attempt_id is None:
             return None
@@ -556,9 +712,19 @@ class PhoneChannel:
         live = await self.live_attempts()
         if live is None or attempt_id in live:
             return None
+        record = await self._cdr(attempt_id)
+        call = self._calls.pop(attempt_id, None)
         self._notices.pop(attempt_id, None)
-        return ProviderStatus(Channel.PHONE, provider_id, "gone", Outcome.NEGATIVE, "no_report",
-                              detail={"note": "the call ended on Asterisk with no result from the flow"})
+        cdr = {"cdr": record.evidence()} if record is not None else {}
+        if record is not None and (found := record.outcome()) is not None:
+            outcome, reason, retry = found
+            return ProviderStatus(Channel.PHONE, provider_id, f"cdr {record.disposition}", outcome, reason,
+                                  retry=retry, detail=cdr)
+        if (call is not None and call.answered) or record is not None:
+            return ProviderStatus(Channel.PHONE, provider_id, "gone", Outcome.NEGATIVE, "no_report",
+                                  detail={**cdr, "note": "the call ended on Asterisk with no result from the flow"})
+        return ProviderStatus(Channel.PHONE, provider_id, "unknown", Outcome.NEGATIVE, "interrupted", retry=True,
+                              detail={"note": "gone from Asterisk; no CDR says whether it was answered"})
 
     async def wait_idle(self, timeout_s: float) -> None:
         """Until no server holds a slot (every call this engine placed has ended)."""

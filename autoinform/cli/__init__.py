@@ -38,6 +38,7 @@ GROUPS = (
     ("callbacks", "callbacks_cmd"),
     ("recordings", "recordings_cmd"),
     ("hotline", "hotline_cmd"),
+    ("templates", "templates_cmd"),  # issue 14
 )
 _LAZY = dict(GROUPS)
 

@@ -13,8 +13,22 @@ from autoinform.errors import AutoinformError
 if TYPE_CHECKING:
     from contextlib import AsyncExitStack
 
+    from autoinform.config import Settings
     from autoinform.runtime import Runtime
     from ivr.hotline.backend import HotlineBackend
+
+
+def _settings_and_logs() -> Settings:
+    """The settings, checked at start (exit 2 with the reason), and logging configured from them."""
+    from autoinform import logs
+    from autoinform.config import load_settings
+
+    try:
+        settings = load_settings()
+    except AutoinformError as exc:
+        fail(str(exc), 2)
+    logs.configure(settings.log_level, settings.log_json)
+    return settings
 
 
 async def _run_engine(until_idle: bool, web: bool, ivr: bool, sandbox: bool) -> None:
@@ -113,14 +127,7 @@ def run(
     It needs the channels configured first (SMTP relay, Twilio; see the README), or --sandbox."""
     import asyncio
 
-    from autoinform import logs
-    from autoinform.config import load_settings
-
-    try:
-        settings = load_settings()
-    except AutoinformError as exc:
-        fail(str(exc), 2)
-    logs.configure(settings.log_level, settings.log_json)
+    _settings_and_logs()
     try:
         asyncio.run(_run_engine(until_idle, web, ivr, sandbox))
     except AutoinformError as exc:
@@ -167,17 +174,11 @@ def web(
     the open pages within a second. Provider callbacks (SMS delivery reports) are the engine's."""
     import asyncio
 
-    from autoinform import logs
-    from autoinform.config import load_settings
     from autoinform.runtime import open_runtime
     from autoinform.web.app import create_app
     from autoinform.web.serve import web_server
 
-    try:
-        settings = load_settings()
-    except AutoinformError as exc:
-        fail(str(exc), 2)
-    logs.configure(settings.log_level, settings.log_json)
+    settings = _settings_and_logs()
     try:
         rt = open_runtime(settings)
     except AutoinformError as exc:

@@ -1,8 +1,10 @@
 """DbHotlineBackend: the HotlineBackend protocol (ivr/hotline/backend.py) over the database.
 
-The async methods run their database work in a worker thread so the FastAGI loop never waits on
-storage; `now`, `reception` and `recording_path` are cheap and synchronous. The clock is injectable
-(tests use a fixed one). `hotline_backend(rt)` is what the engine hands to the `/hotline` flow.
+The async methods run their database work in the backend's own threads so the FastAGI loop never
+waits on storage: one thread on SQLite, where a second writer would only wait on the file lock, a
+few on PostgreSQL (`DB_THREADS`). `now`, `reception` and `recording_path` are cheap and
+synchronous. The clock is injectable (tests use a fixed one). `hotline_backend(rt)` is what the
+engine hands to the `/hotline` flow.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -41,6 +44,7 @@ from ivr.hotline.backend import (
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+DB_THREADS = 8  # on PostgreSQL; SQLite gets one
 
 
 def reception_hours(rt: Runtime) -> ReceptionHours:
@@ -59,6 +63,8 @@ class DbHotlineBackend:
         self.hours = reception_hours(rt)
         self.deadlines = tasks.Deadlines(self.hours, self.settings)
         self._clock = clock or (lambda: datetime.now(UTC))
+        threads = 1 if rt.engine.dialect.name == "sqlite" else DB_THREADS
+        self._db = ThreadPoolExecutor(threads, thread_name_prefix="hotline-db")
         self.recordings_dir = self.settings.recordings_dir.resolve()
         try:
             self.recordings_dir.mkdir(parents=True, exist_ok=True)
@@ -86,7 +92,7 @@ class DbHotlineBackend:
         def run() -> T:
             with self.rt.sessions() as s:
                 return work(s)
-        return await asyncio.to_thread(run)
+        return await asyncio.get_running_loop().run_in_executor(self._db, run)
 
     async def _write(self, work: Callable[[Session], T], *, shown: bool = False) -> T:
         """`shown`: the hotline pages show what this writes (calls, queue, tasks); they are told
@@ -97,7 +103,10 @@ class DbHotlineBackend:
                 if shown:
                     changes.announce(s)
                 return result
-        return await asyncio.to_thread(run)
+        return await asyncio.get_running_loop().run_in_executor(self._db, run)
+
+    def close(self) -> None:
+        self._db.shutdown(wait=True)
 
     async def find_account(self, account: str) -> AccountInfo | None:
         try:

@@ -35,7 +35,7 @@ TEST_DIALPLAN = Path(__file__).resolve().parent / "extensions-test.conf"
 REQUIRE_ENV = "AUTOINFORM_TEST_REQUIRE_ASTERISK"
 AMI_USER = "autoinform"  # the production user of docs/asterisk/manager.conf, permissions and filters as documented
 ADMIN_USER = "test-admin"  # read/write all, for tests that look at what the engine's user may not
-CHANNEL_VARS = ("DELIVERY_ID", "ATTEMPT_ID")
+CHANNEL_VARS = ("DELIVERY_ID", "ATTEMPT_ID", "QUEUESTATUS")
 
 
 # Answering-machine detection tuned for test calls of a second or two (the production defaults
@@ -47,6 +47,54 @@ after_greeting_silence = 300
 total_analysis_time = 2000
 min_word_length = 100
 maximum_word_length = 1500
+"""
+
+
+# The CDR as the engine reads it (docs/phone.md, "The CDR"): unanswered and congested calls logged
+# too (Asterisk's default logs answered calls only), Master.csv with the Uniqueid column.
+CDR_CONF = """[general]
+enable = yes
+unanswered = yes
+congestion = yes
+
+[csv]
+usegmtime = yes
+loguniqueid = yes
+loguserfield = yes
+accountlogs = no
+"""
+
+
+
+
+def pjsip_conf(sip_port: int) -> str:
+    """A UDP transport on this instance's port and the endpoint `loop`, whose contact is this same
+    Asterisk: `PJSIP/<number>@loop` is a real SIP call (RTP, DTMF by RFC 4733) arriving in
+    [from-loop] (extensions-test.conf) as the customer (the prebuilt README's loop endpoint)."""
+    return f"""[transport-udp]
+type = transport
+protocol = udp
+bind = 127.0.0.1:{sip_port}
+
+[loop]
+type = endpoint
+transport = transport-udp
+context = from-loop
+disallow = all
+allow = ulaw,alaw
+aors = loop
+dtmf_mode = rfc4733
+direct_media = no
+rtp_symmetric = yes
+
+[loop]
+type = aor
+contact = sip:loop@127.0.0.1:{sip_port}
+
+[loop]
+type = identify
+endpoint = loop
+match = 127.0.0.1
 """
 
 
@@ -63,6 +111,16 @@ ringinuse = yes
 joinempty = yes
 leavewhenempty = no
 member => Local/s@test-operator/n
+
+; no operator ever answers: the caller's wait (AUTOINFORM_OPERATOR_WAIT) runs out
+[operators-away]
+strategy = ringall
+timeout = 15
+retry = 1
+ringinuse = yes
+joinempty = yes
+leavewhenempty = no
+member => Local/s@test-operator-away/n
 """
 # The project's prompts (audio/, as `autoinform audio` builds them) cut to this many seconds: the
 # flow plays what production plays, in test calls of a second or two.
@@ -232,6 +290,8 @@ class AsteriskInstance:
         (overlay / "manager.conf").write_text(manager_conf(self.ami_port, self.secret, self.admin_secret))
         (overlay / "amd.conf").write_text(AMD_CONF)
         (overlay / "queues.conf").write_text(QUEUES_CONF)
+        (overlay / "cdr.conf").write_text(CDR_CONF)
+        (overlay / "pjsip.conf").write_text(pjsip_conf(self.sip_port))
         install_sounds(Path(self.env["AST_SOUNDS_DIR"]))
         (self.runtime.parent / f"{self.runtime.name}-extensions.conf").write_text(extensions_conf(self.extra_dialplan))
 
@@ -277,6 +337,11 @@ class AsteriskInstance:
             "secret": SecretStr(self.admin_secret if admin else self.secret), "connect_timeout_s": 10.0,
             "action_timeout_s": 10.0, "reconnect_base_s": 0.05, "reconnect_max_s": 0.5, **overrides}
         return AmiSettings(**values)  # type: ignore[arg-type]
+
+    @property
+    def cdr_csv(self) -> Path:
+        """cdr_csv's Master.csv of this instance (CDR_CONF)."""
+        return self.runtime / "log" / "cdr-csv" / "Master.csv"
 
     def log_tail(self, lines: int = 40) -> str:
         path = self.runtime / "log" / "full"

@@ -1,7 +1,8 @@
 """A loopback TCP proxy for cutting a link on purpose (issue 10 item 2a): clients connect to
 `port`, each connection is piped to the target; `cut()` drops every connection open at that instant
-(new ones are accepted again afterwards, as a network that comes back). asyncio, bounded: every
-pipe task is tracked and ended by `close()`."""
+(new ones are accepted again afterwards, as a network that comes back); `hold()` cuts and refuses
+new ones until `resume()` (a link down for a while: calls end meanwhile, their events unseen).
+asyncio, bounded: every pipe task is tracked and ended by `close()`."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ class TcpProxy:
         self.port = 0
         self.cuts = 0
         self.accepted = 0
+        self.refusing = False
         self._server: asyncio.Server | None = None
         self._links: set[tuple[asyncio.StreamWriter, asyncio.StreamWriter]] = set()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -24,6 +26,9 @@ class TcpProxy:
         self.port = int(self._server.sockets[0].getsockname()[1])
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.refusing:
+            writer.transport.abort()
+            return
         self.accepted += 1
         try:
             up_reader, up_writer = await asyncio.open_connection(*self.target)
@@ -61,6 +66,14 @@ class TcpProxy:
                 transport = w.transport
                 transport.abort()
         return len(links)
+
+    def hold(self) -> int:
+        """Cut every open connection and refuse new ones until resume()."""
+        self.refusing = True
+        return self.cut()
+
+    def resume(self) -> None:
+        self.refusing = False
 
     async def close(self) -> None:
         if self._server is not None:

@@ -255,7 +255,7 @@ async def test_queue_times_out_and_the_caller_leaves_a_message(line: Line) -> No
 async def test_survey_after_the_operator_hangs_up(line: Line) -> None:
     """HL-11: with Queue's `c` option the caller comes back when the operator hangs up first and
     answers the one-key survey; it lands in the same call record."""
-    cid = await line.call("test-hl-survey", context="test-hl-hotline-c", queue="hotline-short")
+    cid = await line.call("test-hl-survey", queue="hotline-short")
     record = line.backend.calls[cid]
     assert record.survey == 4 and record.menu_path == ["operator"] and record.outcome == "operator"
     assert "hotline/survey_thanks" in line.played[cid]

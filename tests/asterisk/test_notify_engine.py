@@ -66,14 +66,15 @@ def db_url(tmp_path: object) -> str:
 
 
 @contextlib.asynccontextmanager
-async def engine(rt: Runtime, asterisk: AsteriskInstance) -> AsyncIterator[Dispatcher]:
+async def engine(rt: Runtime, asterisk: AsteriskInstance, *, dial_template: str = "Local/{number}@test-phone",
+                 variables: dict[str, str] | None = None) -> AsyncIterator[Dispatcher]:
     """Dispatcher + PhoneChannel on the test Asterisk + FastAGI with the real notify route."""
     agi = FastAgiServer(IvrSettings(port=0, command_timeout_s=20, shutdown_grace_s=1), Router())
     await agi.start()
     server = AsteriskServer(**asterisk.ami_settings().model_dump(), name="ast1",
-                            dial_template="Local/{number}@test-phone", number_format="8XXXXXXXXXX",
+                            dial_template=dial_template, number_format="8XXXXXXXXXX",
                             max_channels=10, calls_per_second=50,
-                            variables={"AUTOINFORM_AGI": f"agi://127.0.0.1:{agi.port}"})
+                            variables={"AUTOINFORM_AGI": f"agi://127.0.0.1:{agi.port}", **(variables or {})})
     channel = PhoneChannel(PhoneSettings(servers=[server], ring_timeout_s=5, max_call_s=30))
     router = Router()
     router.add("notify", notify_flow(channel, key_timeout_ms=500, replays=0))
@@ -136,3 +137,45 @@ async def test_notify_flow_end_to_end(rt: Runtime, asterisk: AsteriskInstance) -
     assert (abandoned["result"], abandoned["answered"]) == ("abandoned", False)
     assert abandoned["wait_s"] <= 2
     assert [k["key"] for k in got["7300006"].detail["keys"]] == ["0"]
+
+
+async def _one_call(rt: Runtime, asterisk: AsteriskInstance, account: str, number: str, *, done: str = "",
+                    **engine_args: Any) -> Attempt:
+    """One customer called through the engine until the attempt has its outcome (and `done` in
+    its detail, when given)."""
+    users(rt)
+    rt.settings.dispatch.phone = ChannelLimits(concurrency=1, max_attempts=1)
+    built = campaign(rt, [Person(account, phone=number)], channels=[Channel.PHONE], start=MONDAY_NOON)
+
+    def finished() -> bool:
+        got = attempts(rt, built.campaign_id)
+        return account in got and got[account].outcome is not None and (not done or done in got[account].detail)
+
+    async with engine(rt, asterisk, **engine_args):
+        await until(finished, 40)
+    return attempts(rt, built.campaign_id)[account]
+
+
+async def test_real_sip_call_confirmed_by_rfc4733_key(rt: Runtime, asterisk: AsteriskInstance) -> None:
+    """Issue 10 part 4 (AI-1, AI-14): one real SIP call. The Originate dials PJSIP/<number>@loop
+    (SIP to the same Asterisk, RTP media); the far side ([from-loop]) answers and presses 1 as an
+    RFC 4733 event; the notify flow hears the key during step 2: positive, `confirmed`."""
+    assert "rfc4733" in asterisk.cli("pjsip show endpoint loop").lower()
+    a = await _one_call(rt, asterisk, "7300011", "+79000004001", dial_template="PJSIP/{number}@loop")
+    d: dict[str, Any] = a.detail
+    assert (a.outcome.value if a.outcome else None, a.reason) == ("positive", "confirmed"), (d, asterisk.log_tail())
+    assert d["channel_name"].startswith("PJSIP/loop-"), d
+    assert [k["key"] for k in d["keys"]] == ["1"] and d["amd"] in ("HUMAN", "NOTSURE")
+    assert [p["step"] for p in d["prompts"]] == ["greeting", "debt"]
+
+
+async def test_operator_queue_timeout(rt: Runtime, asterisk: AsteriskInstance) -> None:
+    """Issue 10 part 3 (AI-8): key 0, and no operator answers within the queue's wait (3 s here,
+    AUTOINFORM_OPERATOR_WAIT; queue `operators-away` of tests/asterisk/prebuilt.py): the attempt is
+    `transferred` and its transfer `timeout`, not answered, after about 3 s in the queue."""
+    a = await _one_call(rt, asterisk, "7300008", "+79000003008", done="transfer",
+                        variables={"AUTOINFORM_OPERATORS": "operators-away", "AUTOINFORM_OPERATOR_WAIT": "3"})
+    assert (a.outcome.value if a.outcome else None, a.reason) == ("positive", "transferred"), a.detail
+    transfer = a.detail["transfer"]
+    assert (transfer["result"], transfer["answered"], transfer["queue"]) == ("timeout", False, "operators-away")
+    assert 2 <= transfer["wait_s"] <= 5 and "operator" not in transfer, transfer

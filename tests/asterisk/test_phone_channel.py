@@ -9,17 +9,27 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
 from autoinform.channels.base import Outgoing, ProviderStatus, SendResult
-from autoinform.channels.phone import PhoneChannel, attempt_of, classify, format_number, provider_id
+from autoinform.channels.phone import (
+    BOOT_WAIT_S,
+    PhoneChannel,
+    _Slot,
+    attempt_of,
+    classify,
+    first_legs,
+    format_number,
+    provider_id,
+)
 from autoinform.config import AsteriskServer, IvrSettings, PhoneSettings
 from autoinform.content import PhoneContent, PhoneStep
 from autoinform.models import Channel, Outcome
-from ivr.ami import AmiClient, Event, OriginateResult
+from ivr.ami import AmiClient, AmiState, Event, OriginateResult
 from ivr.router import Router
 from ivr.server import FastAgiServer
 from ivr.session import AgiSession
@@ -69,14 +79,16 @@ def stand_in_notify(channel: PhoneChannel, hold_s: int = 0) -> Router:
 
 @contextlib.asynccontextmanager
 async def phone(asterisk: AsteriskInstance, *, max_channels: int = 10, calls_per_second: float = 50,
-                ring_timeout_s: float = 1.0, hold_s: int = 0,
-                **overrides: Any) -> AsyncIterator[tuple[PhoneChannel, Reports]]:
-    ami = asterisk.ami_settings()
+                ring_timeout_s: float = 1.0, hold_s: int = 0, ami_port: int | None = None,
+                cdr: bool = False, **overrides: Any) -> AsyncIterator[tuple[PhoneChannel, Reports]]:
+    """A PhoneChannel on the test Asterisk (AMI through `ami_port` if given, e.g. a proxy; its CDR
+    file if `cdr`), with a FastAGI server running the stand-in /notify flow."""
+    ami = asterisk.ami_settings(**({"port": ami_port} if ami_port else {}))
     agi = FastAgiServer(IvrSettings(port=0, command_timeout_s=10, shutdown_grace_s=1), Router())
     await agi.start()
     server = AsteriskServer(**ami.model_dump(), name="ast1", dial_template="Local/{number}@test-phone",
                             number_format="8XXXXXXXXXX", max_channels=max_channels,
-                            calls_per_second=calls_per_second,
+                            calls_per_second=calls_per_second, cdr_csv=asterisk.cdr_csv if cdr else None,
                             variables={"AUTOINFORM_AGI": f"agi://127.0.0.1:{agi.port}"})
     reports = Reports()
     channel = PhoneChannel(PhoneSettings(servers=[server], ring_timeout_s=ring_timeout_s, **overrides),
@@ -200,3 +212,106 @@ async def test_poll_answered_call_gone_without_result(asterisk: AsteriskInstance
         gone = await channel.poll("call-401")
         assert gone is not None and (gone.outcome, gone.reason) == (Outcome.NEGATIVE, "no_report")
         assert not reports.items
+
+
+def _channel_event(uid: str, attempt: str) -> Event:
+    return Event((("Event", "CoreShowChannel"), ("Uniqueid", uid), ("ChanVariable", f"ATTEMPT_ID={attempt}")))
+
+
+def _offline_channel() -> PhoneChannel:
+    server = AsteriskServer(name="ast1", dial_template="Local/{number}@test-phone")
+    return PhoneChannel(PhoneSettings(servers=[server]))
+
+
+def test_first_legs_only() -> None:
+    """A Local call's second leg carries ATTEMPT_ID too, and outlives the first's Hangup by a
+    moment: it is never taken for the call (the poll test's flake under load, issue 10 item 1)."""
+    events = (_channel_event("ai-7-aa", "7"), _channel_event("ai-7-aa;2", "7"), _channel_event("ai-8-aa;2", "8"),
+              Event((("Event", "CoreShowChannel"), ("Uniqueid", "1700.1"))))
+    assert first_legs(events) == {"ai-7-aa": 7}
+
+
+async def test_live_attempts_ignore_a_lingering_second_leg(monkeypatch: pytest.MonkeyPatch) -> None:
+    channel = _offline_channel()
+    (server,) = channel.servers
+    monkeypatch.setattr(server.client, "state", AmiState.UP)
+
+    async def channels(timeout_s: float | None = None) -> tuple[Event, ...]:
+        return (_channel_event("ai-9-aa;2", "9"),)
+    monkeypatch.setattr(server.client, "core_show_channels", channels)
+    assert await channel.live_attempts() == {}
+
+
+async def test_reconcile_never_ends_a_call_answered_after_it_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """CoreShowChannels asked while a call is dialing, answered (slot `live`) before the reply
+    is read: the reply does not list it, yet its slot is kept; the next reconcile judges it
+    (issue 10 item 1: a released slot let wait_idle() return before the flow's report)."""
+    channel = _offline_channel()
+    (server,) = channel.servers
+    server.slots["ai-5-aa"] = _Slot(5, "dialing")
+    server.slots["ai-6-aa"] = _Slot(6, "live")
+
+    async def channels(timeout_s: float | None = None) -> tuple[Event, ...]:
+        server.slots["ai-5-aa"].mark("live")  # its OriginateResponse came while the reply was on its way
+        await asyncio.sleep(0)
+        return ()
+    monkeypatch.setattr(server.client, "core_show_channels", channels)
+    await channel.reconcile(server)
+    assert set(server.slots) == {"ai-5-aa"}  # ai-6 ended (live before the snapshot, absent from it)
+
+    async def later(timeout_s: float | None = None) -> tuple[Event, ...]:
+        return ()
+    monkeypatch.setattr(server.client, "core_show_channels", later)
+    await channel.reconcile(server)
+    assert not server.slots
+
+
+def test_a_server_takes_calls_once_fully_booted(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A restarted Asterisk lets AMI in before its dialplan is loaded (a call then fails with no
+    cause): its link up is not enough, its FullyBooted on that connection is (issue 10 item 3)."""
+    channel = _offline_channel()
+    (server,) = channel.servers
+    monkeypatch.setattr(server.client, "state", AmiState.UP)
+    server.client.connects = 2
+    server.up_since = time.monotonic()
+    assert not server.accepting
+    server.booted_at = 1  # said on the connection before the restart
+    assert not server.accepting
+    server.booted_at = 2
+    assert server.accepting
+    server.booted_at, server.up_since = None, time.monotonic() - BOOT_WAIT_S  # no FullyBooted ever
+    assert server.accepting
+
+
+async def test_fully_booted_seen_before_the_connection_is_counted(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The login's FullyBooted can reach its subscriber while the client still says `connecting`
+    (the login reply's waiter not yet resumed): it counts for the connection being made; one seen
+    while down (a link already gone) counts for none."""
+    channel = _offline_channel()
+    (server,) = channel.servers
+    booted = channel._booted_handler(server)
+    event = Event((("Event", "FullyBooted"), ("Status", "Fully Booted")))
+    server.client.connects = 1
+    monkeypatch.setattr(server.client, "state", AmiState.DOWN)
+    booted(event)
+    assert server.booted_at is None
+    monkeypatch.setattr(server.client, "state", AmiState.CONNECTING)
+    booted(event)
+    server.client.connects = 2  # the login completes
+    monkeypatch.setattr(server.client, "state", AmiState.UP)
+    server.up_since = time.monotonic()
+    assert server.booted_at == 2 and server.accepting
+
+
+async def test_reconcile_never_adopts_a_call_of_this_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A call this run placed and whose Hangup freed its slot while the CoreShowChannels reply was
+    on its way is still in that reply: it is not taken for an earlier run's call (a slot held
+    until the next reconcile); an earlier run's call is."""
+    channel = _offline_channel()
+    (server,) = channel.servers
+
+    async def channels(timeout_s: float | None = None) -> tuple[Event, ...]:
+        return (_channel_event(f"ai-5-{channel._token}", "5"), _channel_event("ai-4-0a0b0c", "4"))
+    monkeypatch.setattr(server.client, "core_show_channels", channels)
+    await channel.reconcile(server)
+    assert {uid: slot.state for uid, slot in server.slots.items()} == {"ai-4-0a0b0c": "foreign"}

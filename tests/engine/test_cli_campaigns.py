@@ -10,21 +10,14 @@ import pytest
 from typer.testing import CliRunner
 
 from autoinform.cli import app
-from tests.cli_actors import add_user, as_user
-from tests.conftest import ROOT
+from tests.cli_actors import add_user, as_user, point_cli_at
 
 runner = CliRunner()
 
 
 @pytest.fixture
 def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    monkeypatch.setenv("AUTOINFORM_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
-    monkeypatch.setenv("AUTOINFORM_VAR_DIR", str(tmp_path / "var"))
-    monkeypatch.setenv("AUTOINFORM_SCENARIOS_DIR", str(ROOT / "scenarios"))
-    monkeypatch.setenv("AUTOINFORM_AUDIO_DIR", str(ROOT / "audio"))
-    monkeypatch.setenv("AUTOINFORM_TWILIO__ACCOUNT_SID", "AC" + "0" * 32)
-    monkeypatch.setenv("AUTOINFORM_TWILIO__AUTH_TOKEN", "test-token")
-    monkeypatch.setenv("AUTOINFORM_TWILIO__FROM_NUMBER", "+78512000001")
+    point_cli_at(monkeypatch, tmp_path, twilio=True)
     # debt_reminder names the hotline; without it the preflight refuses the campaign (issue 9 item 1).
     monkeypatch.setenv("AUTOINFORM_SCENARIO_CONSTANTS", '{"hotline_phone": "+78512000000"}')
     return tmp_path

@@ -22,8 +22,7 @@ from autoinform.dispatch import Dispatcher
 from autoinform.models import Channel, Customer, Delivery
 from autoinform.rendering import StoredScenarioRenderer
 from autoinform.runtime import open_runtime
-from tests.cli_actors import add_user, as_user
-from tests.conftest import ROOT
+from tests.cli_actors import add_user, as_user, point_cli_at
 from tests.engine.test_dispatch import Clock, ScriptedChannel, all_done, drive
 
 runner = CliRunner()
@@ -33,13 +32,7 @@ HOTLINE = '{"hotline_phone": "+78512000000"}'
 
 @pytest.fixture
 def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    monkeypatch.setenv("AUTOINFORM_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
-    monkeypatch.setenv("AUTOINFORM_VAR_DIR", str(tmp_path / "var"))
-    monkeypatch.setenv("AUTOINFORM_SCENARIOS_DIR", str(ROOT / "scenarios"))
-    monkeypatch.setenv("AUTOINFORM_AUDIO_DIR", str(ROOT / "audio"))
-    monkeypatch.setenv("AUTOINFORM_TWILIO__ACCOUNT_SID", "AC" + "0" * 32)
-    monkeypatch.setenv("AUTOINFORM_TWILIO__AUTH_TOKEN", "test-token")
-    monkeypatch.setenv("AUTOINFORM_TWILIO__FROM_NUMBER", "+78512000001")
+    point_cli_at(monkeypatch, tmp_path, twilio=True)
     monkeypatch.setenv("AUTOINFORM_SCENARIO_CONSTANTS", HOTLINE)
     sample = tmp_path / "s.csv"
     ok("lists", "sample", str(sample), "--rows", "40", "--bad-share", "0")

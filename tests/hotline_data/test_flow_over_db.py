@@ -2,8 +2,6 @@
 on the transcript peer, on SQLite and PostgreSQL: a reading accepted and exported, one below the
 previous refused, the balance spoken with kopecks from a billing import, an after-hours call that
 becomes a callback due in the next reception hours, spoken in local time.
-
-Skipped until the flow is merged (it lives on the flow's branch); it runs from then on.
 """
 
 from __future__ import annotations
@@ -15,18 +13,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-pytest.importorskip("ivr.hotline.flow")
-
-from ivr.hotline.flow import hotline_flow
-from ivr.hotline.info import load_info
-from ivr.hotline.menu import load_menu
-
 from autoinform.config import HotlineSettings, Settings
 from autoinform.hotline.backend import DbHotlineBackend
 from autoinform.hotline.billing import import_balances
 from autoinform.hotline.readings import readings_since, write_export
 from autoinform.models import HotlineCall, HotlineTask, MeterReading
 from autoinform.runtime import Runtime
+from ivr.hotline.flow import hotline_flow
+from ivr.hotline.info import load_info
+from ivr.hotline.menu import load_menu
 from tests.conftest import ROOT
 from tests.hotline_data.conftest import AddCustomer
 from tests.ivr.conftest import ServerFactory, agi_server, settle

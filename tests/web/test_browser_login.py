@@ -191,9 +191,12 @@ def test_an_operator_watches_the_hotline_now(browser: Any, page_rt: Runtime, tmp
         shot("waiting-past-target")
         browser.execute_script("window.stillThisPage = true")
         backend = DbHotlineBackend(page_rt)
-        asyncio.run(backend.record_call(CallRecord("W2", "+79990005566", utcnow())))
-        wait(lambda d: text("#in-ivr-count") == "1")  # W1 is in the queue, not the menu
-        asyncio.run(backend.queue_event(QueueEvent("W1", "operators", "connect", utcnow(), 45.0)))
+        try:
+            asyncio.run(backend.record_call(CallRecord("W2", "+79990005566", utcnow())))
+            wait(lambda d: text("#in-ivr-count") == "1")  # W1 is in the queue, not the menu
+            asyncio.run(backend.queue_event(QueueEvent("W1", "operators", "connect", utcnow(), 45.0)))
+        finally:
+            backend.close()
         wait(lambda d: text("#waiting-count") == "0" and text("#breaches") == "1")
         assert browser.execute_script("return window.stillThisPage") is True  # live, not reloaded
         shot("answered-late")

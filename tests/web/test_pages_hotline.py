@@ -5,6 +5,7 @@ live: what the hotline backend writes reaches an open page by the live stream.""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -90,7 +91,7 @@ def test_what_the_hotline_backend_writes_reaches_an_open_page(live_rt: Runtime, 
     live_rt.settings.hotline.recordings_dir = tmp_path / "rec"
     backend = DbHotlineBackend(live_rt)
     app = web_app(live_rt)
-    with serve(app) as base:
+    with contextlib.closing(backend), serve(app) as base:
         page = Page(f"{base}/live/hotline", "op")
         _, first = page.wait_for(lambda s: True)
         assert first["in_ivr"] == [] and first["waiting"] == []

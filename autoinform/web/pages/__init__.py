@@ -19,7 +19,7 @@ STATIC = Path(__file__).resolve().parent.parent / "static"
 
 def install(app: FastAPI, rt: Runtime, *, live_poll_s: float = 0.2) -> None:
     """Add the pages, their static files and the process's one live hub to `app`."""
-    from autoinform.web.pages import callbacks, campaigns, forming, hotline, lists, reports
+    from autoinform.web.pages import callbacks, campaigns, forming, hotline, lists, reports, templates_page
     from autoinform.web.pages.campaigns import live_state
 
     app.state.runtime = rt
@@ -40,6 +40,7 @@ def install(app: FastAPI, rt: Runtime, *, live_poll_s: float = 0.2) -> None:
     app.include_router(forming.router)  # before campaigns: /campaigns/new is not a campaign id
     app.include_router(campaigns.router)
     app.include_router(lists.router)
+    app.include_router(templates_page.router)  # routine campaigns (issue 14)
     app.include_router(hotline.router)
     app.include_router(callbacks.router)
     app.include_router(reports.router)

@@ -22,8 +22,7 @@ from autoinform.users import PERSONAL_DATA_ROLES
 from autoinform.web.auth import CurrentUser, csrf_token
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).resolve().parent.parent / "templates"))
-# Roles that work with customers themselves see names and numbers; the others (manager, viewer)
-# see them masked (AI-19: personal data by role).
+# Who sees names and numbers in clear: one rule for pages, API and reports (AI-19, users.py).
 SEES_PERSONAL = PERSONAL_DATA_ROLES
 # Who does what on the pages (admin is allowed everywhere by auth.require).
 FORMS = (Role.SPECIALIST,)  # upload lists, form campaigns
