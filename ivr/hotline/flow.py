@@ -18,6 +18,7 @@ without an end, for the web app's hotline page.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import enum
 import logging
@@ -89,6 +90,7 @@ class _Call:
         self.caller = session.env.callerid if session.env.callerid not in ("", "unknown") else ""
         self.record = CallRecord(call_id=session.call_id, caller=self.caller, started_at=self.backend.now())
         self.extra = session.log_extra
+        self.start_written: asyncio.Task[None] | None = None  # the write as it answered (_started)
 
     # --- speaking and listening --------------------------------------------------------------------
 
@@ -233,6 +235,8 @@ class HotlineFlow:
             call.record.outcome = "error"
             raise
         finally:
+            if call.start_written is not None:
+                await call.start_written  # first the write without an end, then the complete one
             call.record.ended_at = self.backend.now()
             await self.backend.record_call(call.record)
             logger.info("hotline: call from %s ended: %s, path %s", mask_phone(call.caller) or "unknown",
@@ -243,18 +247,23 @@ class HotlineFlow:
 
     # --- the two entries -------------------------------------------------------------------------------
 
-    async def _started(self, call: _Call) -> None:
+    def _started(self, call: _Call) -> None:
         """The call written as it enters the menu, without an end, so the hotline page shows it in
-        the IVR (issue 12); the write at its end completes the same record. A storage hiccup here
-        costs the page one row, never the caller their call."""
-        try:
-            await self.backend.record_call(replace(call.record))
-        except Exception as exc:
-            logger.warning("hotline: the call's start was not recorded: %s", exc, extra=call.extra)
+        the IVR (issue 12); the write at its end completes the same record. Written beside the
+        greeting rather than before it (the caller never waits on storage for it), and a storage
+        hiccup here costs the page one row, never the caller their call."""
+        record = replace(call.record, menu_path=list(call.record.menu_path))
+
+        async def write() -> None:
+            try:
+                await self.backend.record_call(record)
+            except Exception as exc:
+                logger.warning("hotline: the call's start was not recorded: %s", exc, extra=call.extra)
+        call.start_written = asyncio.create_task(write(), name=f"hotline-start-{call.session.call_id}")
 
     async def _inbound(self, call: _Call) -> bool:
         await call.session.answer()
-        await self._started(call)
+        self._started(call)
         await call.say(_phrases("hotline/welcome", "hotline/recording_notice"))  # HL-3
         reception = self.backend.reception(self.backend.now())
         if not reception.open:
