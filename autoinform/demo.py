@@ -2,6 +2,9 @@
 
 It generates a synthetic billing export, imports it, checks the scenarios and prompts, forms and
 approves a debt-reminder campaign, runs the engine until the campaign ends, and prints the report.
+Then (unless `serve=False`: `autoinform demo --no-serve`, or AUTOINFORM_DEMO_SERVE=0) the web app
+serves the dashboard over the same database until Ctrl-C, with the demo's users able to log in
+(random passwords in var/demo/LOGIN.password, readable by their owner only; issue 12 item 5).
 E-mail goes to a local SMTP outbox (var/demo/outbox/*.eml) and SMS to a local server implementing
 the Twilio Messages API, never to real customers. Because both are local, the demo lifts the
 informing window for its own run and says so; the real window is shown next to it.
@@ -10,6 +13,8 @@ informing window for its own run and says so; the real window is shown next to i
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import secrets
 import socket
 from datetime import time, timedelta
 from pathlib import Path
@@ -22,9 +27,10 @@ from sqlalchemy import func, select
 from autoinform import campaigns, db, reports
 from autoinform.config import SmtpSettings, TwilioSettings, WebSettings, WindowSettings, load_settings
 from autoinform.engine import Engine, EngineOptions
+from autoinform.hotline import tasks
 from autoinform.importing.importer import import_list
 from autoinform.logs import mask_url
-from autoinform.models import Channel, ContactList, Division, Role, User, utcnow
+from autoinform.models import Channel, ContactList, Division, HotlineTask, Role, User, utcnow
 from autoinform.runtime import Runtime, open_runtime
 from autoinform.sample import SampleSpec, write_sample
 from autoinform.sandbox.smtp_outbox import SmtpOutbox
@@ -33,9 +39,12 @@ from autoinform.scenarios import load_all
 from autoinform.scenarios.store import snapshot
 from autoinform.startup import check_prompts
 from autoinform.tokens import create_token, write_token_file
-from autoinform.users import add_user
+from autoinform.users import add_user, password_matches, set_password
+from ivr.hotline.backend import NewTask, TaskKind
 
-SPECIALIST, MANAGER = "ivanova.specialist", "petrov.manager"
+SPECIALIST, MANAGER, OPERATOR = "ivanova.specialist", "petrov.manager", "sidorova.operator"
+DEMO_USERS = ((SPECIALIST, Role.SPECIALIST, "Иванова А. С."), (MANAGER, Role.MANAGER, "Петров В. Н."),
+              (OPERATOR, Role.OPERATOR, "Сидорова Е. П."))
 HOTLINE_DEMO = "+78512000000"  # synthetic: the demo's scenarios need some hotline number
 _DAYS = {"legal": "not on Sundays or holidays", "working_days": "working days only", "any": "any day"}
 
@@ -44,17 +53,52 @@ def token_file(rt: Runtime, login: str) -> Path:
     return rt.settings.var_dir / "demo" / f"{login}.token"
 
 
+def password_file(rt: Runtime, login: str) -> Path:
+    return rt.settings.var_dir / "demo" / f"{login}.password"
+
+
+def _password(rt: Runtime, login: str) -> str:
+    """The demo user's web password: the one in its file, or a new random one written there (mode
+    600, like the token files), so it is never printed and stays the same from one run to the next."""
+    path = password_file(rt, login)
+    if path.exists():
+        return path.read_text(encoding="utf-8").strip()
+    password = secrets.token_urlsafe(12)
+    write_token_file(path, password)
+    return password
+
+
 def _users(rt: Runtime) -> None:
-    """The demo's specialist and manager, each with an API token in var/demo/LOGIN.token (mode 600),
-    so the command lines the demo prints act as them (issue 12: the CLI acts by token only)."""
+    """The demo's specialist, manager and operator, each with an API token in var/demo/LOGIN.token
+    (mode 600), so the command lines the demo prints act as them (issue 12: the CLI acts by token
+    only), and a web password in var/demo/LOGIN.password for the dashboard."""
     with db.transaction(rt.sessions) as s:
         have = set(s.scalars(select(User.login)))
-        for login, role, name in ((SPECIALIST, Role.SPECIALIST, "Иванова А. С."),
-                                  (MANAGER, Role.MANAGER, "Петров В. Н.")):
+        for login, role, name in DEMO_USERS:
             if login not in have:
                 add_user(s, login, role, name, actor="demo")
             if not token_file(rt, login).exists():
                 write_token_file(token_file(rt, login), create_token(s, login, "demo", actor="demo").secret)
+            user = s.scalar(select(User).where(User.login == login))
+            password = _password(rt, login)
+            if user is not None and not (user.password_hash and password_matches(user, password)):
+                set_password(s, login, password, actor="demo")
+
+
+def _callbacks(rt: Runtime) -> int:
+    """Synthetic hotline callback requests (numbers of the demo's own range), so the callbacks page
+    has work to show: one overdue, two in time. Added once."""
+    now = utcnow()
+    with db.transaction(rt.sessions) as s:
+        if s.scalar(select(func.count()).select_from(HotlineTask)):
+            return 0
+        for n, (hours_left, note) in enumerate(((-2, "перезвонить: вопрос по начислениям"),
+                                                (3, "после 20:00, очередь переполнена"),
+                                                (20, "просит сверить показания")), start=1):
+            task = NewTask(TaskKind.CALLBACK, f"+7851299{n:04d}", f"demo-{n}", note=note)
+            tasks.create(s, task, now + timedelta(hours=hours_left), now - timedelta(hours=5),
+                         retention_days=rt.settings.hotline.recording_retention_days)
+    return 3
 
 
 def _free_port() -> int:
@@ -83,7 +127,7 @@ async def _run_sandboxed(rt: Runtime, outbox: Path) -> tuple[int, int]:
             return box.count, len(twilio.messages)
 
 
-def run_demo(console: Console, *, rows: int = 300) -> int:
+def run_demo(console: Console, *, rows: int = 300, serve: bool = True) -> int:
     settings = load_settings()
     demo_dir = settings.var_dir / "demo"
     demo_dir.mkdir(parents=True, exist_ok=True)
@@ -91,9 +135,50 @@ def run_demo(console: Console, *, rows: int = 300) -> int:
     settings = settings.model_copy(update={"scenario_constants": constants})
     rt = open_runtime(settings)
     try:
-        return _demo(console, rt, demo_dir, rows)
+        cid = _demo(console, rt, demo_dir, rows)
+        if serve:
+            serve_dashboard(console, rt, cid)
+        return cid
     finally:
         rt.close()
+
+
+def _dashboard_port(host: str, wanted: int) -> int:
+    """web.port when it is free, else any free port (another program may hold 8080)."""
+    with socket.socket() as s:
+        try:
+            s.bind((host, wanted))
+        except OSError:
+            s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def serve_dashboard(console: Console, rt: Runtime, cid: int) -> None:
+    """The web app over the demo's database until Ctrl-C (`autoinform web` does the same alone).
+    On plain http on the loopback address, so its session cookie is not marked Secure (the setting
+    allows that on a loopback host only)."""
+    from autoinform.web.app import create_app
+    from autoinform.web.serve import web_server
+
+    host = "127.0.0.1"
+    port = _dashboard_port(host, rt.settings.web.port)
+    web = rt.settings.web.model_copy(update={"host": host, "port": port, "cookie_secure": False,
+                                             "public_url": f"http://{host}:{port}"})
+    served = Runtime(rt.settings.model_copy(update={"web": web}), rt.engine, rt.sessions)
+    server = web_server(create_app(served), host, port)
+    console.rule("[bold]7. The dashboard (AI-6, issue 12)")
+    base = f"http://{host}:{port}"
+    console.print(f"Dashboard: {base}/campaigns/{cid} (log in at {base}/login); Ctrl-C stops it", highlight=False)
+    for login, role, what in ((MANAGER, "manager", "campaigns, approval, reports with customers' names"),
+                              (SPECIALIST, "specialist", "lists, forming campaigns, the stop list"),
+                              (OPERATOR, "operator", "the hotline now, callbacks to take and close")):
+        console.print(f"  {login} ({role}: {what}): password in {password_file(rt, login)}", highlight=False,
+                      soft_wrap=True)
+    console.print("The engine has stopped: a campaign started here is sent by `autoinform run --sandbox` in "
+                  "another terminal.", highlight=False)
+    with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises the Ctrl-C it handled: the normal end
+        asyncio.run(server.serve())
+    console.print("dashboard stopped")
 
 
 def _demo(console: Console, rt: Runtime, demo_dir: Path, rows: int) -> int:
@@ -125,6 +210,7 @@ def _demo(console: Console, rt: Runtime, demo_dir: Path, rows: int) -> int:
 
     console.rule("[bold]4. Campaign: formed by a specialist, approved by a manager (AI-7, AI-15)")
     _users(rt)
+    _callbacks(rt)
     now = utcnow()
     with db.transaction(rt.sessions) as s:
         lst = s.scalar(select(ContactList).where(ContactList.id == report.list_id))

@@ -103,3 +103,16 @@ def test_item4_readme_walkthrough_runs_as_written(clone: Path) -> None:
     assert list((clone / "var" / "sandbox" / "outbox").glob("*.eml")), "no e-mail reached the sandbox outbox"
     assert (clone / "home" / ".config" / "autoinform" / "token").stat().st_mode & 0o077 == 0
     assert "approved by petrov" in output("autoinform campaigns show 1")
+
+
+def test_the_readme_names_the_demo_users_the_demo_makes() -> None:
+    """Issue 12 item 5: the README says where the demo's dashboard is and who logs in with which
+    password file; those are the users autoinform/demo.py creates."""
+    from autoinform.demo import DEMO_USERS
+
+    text = README.read_text(encoding="utf-8")
+    section = text.split("Then the demo serves the dashboard", 1)[1].split("\n## ", 1)[0]
+    assert "http://127.0.0.1:8080/" in section and "/login" in section and "--no-serve" in section
+    rows = re.findall(r"^\| `([\w.]+)` \| (\w+) \| `var/demo/([\w.]+)\.password` \|", section, re.M)
+    assert len(rows) == len(DEMO_USERS)
+    assert set(rows) == {(login, role.value, login) for login, role, _ in DEMO_USERS}

@@ -137,8 +137,12 @@ def run(
 @app.command("demo")
 def demo(rows: Annotated[int, typer.Option(help="Rows in the generated billing export.")] = 300,
          phone: Annotated[bool, typer.Option("--phone", help="Instead: a phone campaign through the prebuilt "
-                                             "Asterisk of ../shared/asterisk (said when absent).")] = False) -> None:
-    """Set up the embedded default (SQLite) and show a small campaign end to end."""
+                                             "Asterisk of ../shared/asterisk (said when absent).")] = False,
+         serve: Annotated[bool, typer.Option(
+             envvar="AUTOINFORM_DEMO_SERVE",
+             help="After the campaign ends, serve the dashboard until Ctrl-C (--no-serve, or "
+                  "AUTOINFORM_DEMO_SERVE=0: end with the report).")] = True) -> None:
+    """Set up the embedded default (SQLite) and show a small campaign end to end, then its dashboard."""
     from autoinform import logs
     from autoinform.cli.common import console
     from autoinform.config import load_settings
@@ -154,7 +158,7 @@ def demo(rows: Annotated[int, typer.Option(help="Rows in the generated billing e
             from autoinform.demo_phone import run_phone_demo
             run_phone_demo(console, settings)
         else:
-            run_demo(console, rows=rows)
+            run_demo(console, rows=rows, serve=serve)
     except AutoinformError as exc:
         fail(str(exc))
 

@@ -22,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from autoinform import db
+from autoinform import changes, db
 from autoinform.accounts import parse_account
 from autoinform.errors import ConfigError
 from autoinform.hotline import calls, readings, recordings, tasks
@@ -94,10 +94,15 @@ class DbHotlineBackend:
                 return work(s)
         return await asyncio.get_running_loop().run_in_executor(self._db, run)
 
-    async def _write(self, work: Callable[[Session], T]) -> T:
+    async def _write(self, work: Callable[[Session], T], *, shown: bool = False) -> T:
+        """`shown`: the hotline pages show what this writes (calls, queue, tasks); they are told
+        in the same transaction (autoinform/changes.py, issue 12)."""
         def run() -> T:
             with db.transaction(self.rt.sessions) as s:
-                return work(s)
+                result = work(s)
+                if shown:
+                    changes.announce(s)
+                return result
         return await asyncio.get_running_loop().run_in_executor(self._db, run)
 
     def close(self) -> None:
@@ -143,7 +148,7 @@ class DbHotlineBackend:
 
         def work(s: Session) -> int:
             return tasks.create(s, task, deadline, now, retention_days=self.settings.recording_retention_days).id
-        task_id = await self._write(work)
+        task_id = await self._write(work, shown=True)
         log.info("task %d (%s) from %s, deadline %s", task_id, task.kind.value, mask_phone(task.caller),
                  deadline.isoformat(), extra={"call_id": task.call_id})
         return task_id
@@ -152,12 +157,12 @@ class DbHotlineBackend:
         def work(s: Session) -> None:
             calls.upsert_call(s, record)
         try:
-            await self._write(work)
+            await self._write(work, shown=True)
         except IntegrityError:  # the same call written at the same instant by another session
-            await self._write(work)
+            await self._write(work, shown=True)
 
     async def queue_event(self, event: QueueEvent) -> None:
-        await self._write(lambda s: calls.add_queue_event(s, event))
+        await self._write(lambda s: calls.add_queue_event(s, event), shown=True)
 
 
 def hotline_backend(rt: Runtime) -> DbHotlineBackend:

@@ -133,3 +133,14 @@ def draw(summary: Summary) -> list[Chart]:
             t = summary.table(key)
             charts.append(Chart(key, t.title, _png(drawer(t))))
     return charts
+
+
+def draw_one(summary: Summary, key: str) -> Chart:
+    """One of the four charts, for a page that shows them one image at a time (issue 12);
+    KeyError for a key that is not one of DRAWERS'."""
+    from matplotlib import rc_context
+
+    drawer = dict(DRAWERS)[key]
+    t = summary.table(key)
+    with DRAWING, rc_context(FONT):
+        return Chart(key, t.title, _png(drawer(t)))

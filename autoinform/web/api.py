@@ -30,6 +30,7 @@ from autoinform.errors import (
     NotFoundError,
     PermissionDenied,
 )
+from autoinform.hotline.states import TaskOutcome
 from autoinform.logs import mask_destination
 from autoinform.models import Campaign, Channel, ContactList
 from autoinform.runtime import Runtime
@@ -38,6 +39,7 @@ from autoinform.web.permissions import PERSONAL_DATA, route_options
 
 Me = Annotated[CurrentUser, Depends(current_user)]
 CampaignId = Annotated[int, PathParam(ge=1, le=2**31 - 1)]  # the column is a 32-bit integer on PostgreSQL
+TaskId = Annotated[int, PathParam(ge=1, le=2**31 - 1)]  # a hotline task (32-bit on PostgreSQL too)
 UPLOAD_SUFFIXES = (".csv", ".txt", ".xlsx")
 
 
@@ -183,7 +185,53 @@ def api_router(rt: Runtime, stats: Mapping[str, object]) -> APIRouter:
                 return {"account": account, "masked": False, "attempts": rows}
         return {"account": account, "masked": True, "attempts": [_masked(r) for r in rows]}
 
+    # --- issue 12: hotline callback tasks (the callbacks page's work, autoinform/web/pages/callbacks.py)
+
+    @router.get("/callbacks", **route_options("callbacks.read"))
+    def callbacks(user: Me, limit: Annotated[int, Query(ge=1, le=1000)] = 500) -> list[dict[str, Any]]:
+        """Tasks not done yet, overdue first, then by deadline; any caller's number given in clear
+        is in the audit log (AI-19)."""
+        from autoinform.users import audit
+        from autoinform.web.pages.callbacks import task_rows
+
+        with transaction(rt.sessions) as s:
+            rows = task_rows(s, user, tz=rt.settings.tz, limit=limit)
+            clear = [r["id"] for r in rows if r["caller_clear"]]
+            if clear:
+                audit(s, user.login, "callbacks.export", "hotline_task", ",".join(map(str, clear))[:64],
+                      rows=len(clear), via="api")
+        return rows
+
+    @router.post("/callbacks/{task_id}/take", **route_options("callbacks.work"))
+    def take_callback(task_id: TaskId, user: Me) -> dict[str, Any]:
+        from autoinform.web.pages.callbacks import take
+
+        take(rt.sessions, task_id, user)
+        return _task(rt, task_id, user)
+
+    @router.post("/callbacks/{task_id}/done", **route_options("callbacks.work"))
+    def close_callback(task_id: TaskId, body: CallbackDone, user: Me) -> dict[str, Any]:
+        from autoinform.web.pages.callbacks import close
+
+        close(rt.sessions, task_id, user, body.outcome.value, body.note)
+        return _task(rt, task_id, user)
+
     return router
+
+
+class CallbackDone(BaseModel):
+    outcome: TaskOutcome
+    note: str = Field("", max_length=1000)
+
+
+def _task(rt: Runtime, task_id: int, user: CurrentUser) -> dict[str, Any]:
+    from autoinform.hotline import tasks
+    from autoinform.models import utcnow
+    from autoinform.web.pages.callbacks import sees_caller
+
+    with rt.sessions() as s:
+        row = tasks.get(s, task_id)
+        return tasks.as_dict(row, utcnow(), mask=not sees_caller(user, row))
 
 
 def _progress(rt: Runtime, campaign_id: int) -> dict[str, Any]:

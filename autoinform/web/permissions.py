@@ -34,6 +34,10 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     # A customer's notices: names, numbers and addresses in clear for PERSONAL_DATA roles (and the
     # export audited), masked for the others allowed here.
     "results.read": frozenset({A, M, S, OP}),
+    # issue 12: hotline callback tasks. Callers' numbers in clear for PERSONAL_DATA roles and for
+    # the operator working the task (they must call it); masked for the others.
+    "callbacks.read": frozenset({A, M, OP, V}),
+    "callbacks.work": frozenset({A, M, OP}),  # take, close with an outcome
 }
 
 # Roles that see customers' personal data unmasked (AI-19, one rule for the API, the pages and the

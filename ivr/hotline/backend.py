@@ -98,8 +98,9 @@ class NewTask:
 
 @dataclass
 class CallRecord:
-    """One hotline call (HL-5), written once at its end (`call_id` is Asterisk's uniqueid; a caller
-    back from the queue continues the same record, so writes are upserts by call_id)."""
+    """One hotline call (HL-5), written as it is answered (no end yet) and complete at its end
+    (`call_id` is Asterisk's uniqueid; a caller back from the queue continues the same record, so
+    writes are upserts by call_id)."""
 
     call_id: str
     caller: str

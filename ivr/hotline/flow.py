@@ -12,15 +12,18 @@ caller and comes back with `hotline?after=operator&queue=${QUEUESTATUS}`: a call
 not answer in time (TIMEOUT, FULL, JOINEMPTY …) is offered a message for a callback; one back from
 an operator (CONTINUE: Queue's `c` option, docs/asterisk/README.md) gets the one-key survey
 (HL-11). The call's state crosses the queue in channel variables (AUTOINFORM_HL_*), so every call
-ends with one complete backend.record_call (HL-5).
+ends with one complete backend.record_call (HL-5); an answered call is also written as it enters,
+without an end, for the web app's hotline page.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import enum
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Final
@@ -87,6 +90,7 @@ class _Call:
         self.caller = session.env.callerid if session.env.callerid not in ("", "unknown") else ""
         self.record = CallRecord(call_id=session.call_id, caller=self.caller, started_at=self.backend.now())
         self.extra = session.log_extra
+        self.start_written: asyncio.Task[None] | None = None  # the write as it answered (_started)
 
     # --- speaking and listening --------------------------------------------------------------------
 
@@ -231,6 +235,8 @@ class HotlineFlow:
             call.record.outcome = "error"
             raise
         finally:
+            if call.start_written is not None:
+                await call.start_written  # first the write without an end, then the complete one
             call.record.ended_at = self.backend.now()
             await self.backend.record_call(call.record)
             logger.info("hotline: call from %s ended: %s, path %s", mask_phone(call.caller) or "unknown",
@@ -241,8 +247,23 @@ class HotlineFlow:
 
     # --- the two entries -------------------------------------------------------------------------------
 
+    def _started(self, call: _Call) -> None:
+        """The call written as it enters the menu, without an end, so the hotline page shows it in
+        the IVR (issue 12); the write at its end completes the same record. Written beside the
+        greeting rather than before it (the caller never waits on storage for it), and a storage
+        hiccup here costs the page one row, never the caller their call."""
+        record = replace(call.record, menu_path=list(call.record.menu_path))
+
+        async def write() -> None:
+            try:
+                await self.backend.record_call(record)
+            except Exception as exc:
+                logger.warning("hotline: the call's start was not recorded: %s", exc, extra=call.extra)
+        call.start_written = asyncio.create_task(write(), name=f"hotline-start-{call.session.call_id}")
+
     async def _inbound(self, call: _Call) -> bool:
         await call.session.answer()
+        self._started(call)
         await call.say(_phrases("hotline/welcome", "hotline/recording_notice"))  # HL-3
         reception = self.backend.reception(self.backend.now())
         if not reception.open:

@@ -38,6 +38,9 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/stoplist"): {"admin", "manager", "specialist"},
     ("POST", "/api/stoplist"): {"admin", "manager", "specialist"},
     ("GET", "/api/results/{account}"): {"admin", "manager", "specialist", "operator"},
+    ("GET", "/api/callbacks"): {"admin", "manager", "operator", "viewer"},
+    ("POST", "/api/callbacks/{task_id}/take"): {"admin", "manager", "operator"},
+    ("POST", "/api/callbacks/{task_id}/done"): {"admin", "manager", "operator"},
 }
 
 
