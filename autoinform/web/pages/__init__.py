@@ -4,26 +4,35 @@ stop list, with live updates by Server-Sent Events (autoinform/web/live.py)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.orm import Session
 
 from autoinform.runtime import Runtime
-from autoinform.web.live import LiveHub
+from autoinform.web.live import LiveHub, Topic
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 
 
 def install(app: FastAPI, rt: Runtime, *, live_poll_s: float = 0.2) -> None:
     """Add the pages, their static files and the process's one live hub to `app`."""
-    from autoinform.web.pages import campaigns, forming, lists
+    from autoinform.web.pages import campaigns, desk, forming, lists
     from autoinform.web.pages.campaigns import live_state
 
     app.state.runtime = rt
     window = rt.window
-    app.state.live = LiveHub(rt, lambda s, topic: live_state(s, topic, window=window), poll_s=live_poll_s)
+    readings = rt.settings.desk.recent_readings
+
+    def compute(s: Session, topic: Topic) -> dict[str, Any]:
+        if topic[0] == desk.KIND:  # an operator's desk (issue 13)
+            return desk.live_state(s, topic, readings=readings)
+        return live_state(s, topic, window=window)
+    app.state.live = LiveHub(rt, compute, poll_s=live_poll_s)
     if not any(getattr(r, "path", None) == "/static" for r in app.routes):
         app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(forming.router)  # before campaigns: /campaigns/new is not a campaign id
     app.include_router(campaigns.router)
     app.include_router(lists.router)
+    app.include_router(desk.router)  # issue 13: /desk, /live/desk, /desk/supervisor
