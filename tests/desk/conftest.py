@@ -22,8 +22,8 @@ from autoinform.models import (
 )
 from autoinform.runtime import Runtime
 from autoinform.users import add_user
-from tests.engine.builders import Person, campaign, users
 from ivr.ami.protocol import Event
+from tests.engine.builders import Person, campaign, users
 
 NOW = datetime(2026, 12, 2, 7, 0, tzinfo=UTC)
 CALLER = "89001234567"  # as Asterisk's CallerIDNum gives it

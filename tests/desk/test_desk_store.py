@@ -64,9 +64,8 @@ def test_queue_status_reply_gives_members_waiting_and_the_longest_wait() -> None
 
 def test_phones_are_one_per_interface_and_checked(rt: Runtime) -> None:
     seed(rt)
-    with db.transaction(rt.sessions) as s:
-        with pytest.raises(store.DeskError, match="already the phone of op2"):
-            store.set_phone(s, "op1", OP2, actor="admin")
+    with db.transaction(rt.sessions) as s, pytest.raises(store.DeskError, match="already the phone of op2"):
+        store.set_phone(s, "op1", OP2, actor="admin")
     for bad in ("201", "PJSIP/2 01", "PJSIP/\x01", "/x"):
         with pytest.raises(store.DeskError, match="not a queue member interface"):
             store.valid_interface(bad)
