@@ -39,7 +39,7 @@ def upgrade() -> None:
     sa.Column('caller', sa.String(length=32), nullable=False),
     sa.Column('account', sa.String(length=32), nullable=True),
     sa.Column('attempt_id', sa.BigInteger(), nullable=True),
-    sa.Column('hold_s', sa.Float(), nullable=True),
+    sa.Column('hold_s', sa.Double(), nullable=True),
     sa.Column('connected_at', autoinform.models.UTCDateTime(), nullable=False),
     sa.Column('ended_at', autoinform.models.UTCDateTime(), nullable=True),
     sa.Column('topic', sa.String(length=64), nullable=True),
