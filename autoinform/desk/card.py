@@ -44,8 +44,8 @@ def e164(number: str) -> str | None:
 
 
 def customers_for(session: Session, account: str | None, caller: str) -> tuple[str, list[Customer]]:
-    """The customer by the account typed in the IVR, else everyone whose contract or voluntary
-    phone is the caller's number: ("account" | "number" | "none", customers)."""
+    """The customer by the account typed in the IVR, else everyone whose contract phone is the
+    caller's number: ("account" | "number" | "none", customers)."""
     if account:
         row = session.scalar(select(Customer).where(Customer.account == account))
         if row is not None:
@@ -84,8 +84,16 @@ def _notice(session: Session, attempt_id: int) -> dict[str, Any] | None:
             "text": " ".join(spoken) or attempt.content, "keys": keys, "started_at": attempt.started_at.isoformat()}
 
 
+def _notified(session: Session, attempt_id: int) -> Customer | None:
+    """The customer a transferred notification call was made to (its caller id is ours, not theirs)."""
+    return session.scalar(select(Customer).join(Delivery, Delivery.customer_id == Customer.id)
+                          .join(Attempt, Attempt.delivery_id == Delivery.id).where(Attempt.id == attempt_id))
+
+
 def call_card(session: Session, call: DeskCall, *, readings: int = 5, now: datetime) -> dict[str, Any]:
-    how, customers = customers_for(session, call.account, call.caller)
+    notified = _notified(session, call.attempt_id) if call.attempt_id else None
+    how, customers = ("notice", [notified]) if notified is not None else \
+        customers_for(session, call.account, call.caller)
     accounts = [c.account for c in customers] or ([call.account] if call.account else [])
     hotline = session.scalar(select(HotlineCall).where(HotlineCall.call_id == call.call_id))
     operator = session.get(User, call.operator_id) if call.operator_id else None

@@ -51,6 +51,7 @@ class DeskControl:
         self._clock = clock or (lambda: datetime.now(UTC))
         self._open: set[str] = set()  # callers connected to an operator: their Hangup ends the call
         self._callbacks: dict[str, asyncio.Task[None]] = {}
+        self._background: set[asyncio.Task[int]] = set()
         self.connects = 0
         self.unknown_interfaces = 0  # connects to an interface no operator has as their phone
 
@@ -64,10 +65,37 @@ class DeskControl:
         return await asyncio.to_thread(run)
 
     async def start(self) -> Subscription:
-        """Subscribe (before anything can be missed), then read which calls are still open."""
+        """Subscribe (before anything can be missed), then read which calls are still open; each
+        time the link comes up, calls whose Hangup was missed meanwhile are ended (reconcile)."""
         sub = self.ami.subscribe("AgentConnect", "Hangup", callback=self.on_event)
         self._open |= await self._db(store.open_call_ids)
+
+        def changed(state: object) -> None:
+            if str(state) == "up" and self._open:
+                task = asyncio.get_running_loop().create_task(self.reconcile(), name="desk-reconcile")
+                self._background.add(task)
+                task.add_done_callback(self._background.discard)
+        self.ami.add_listener(changed)
         return sub
+
+    async def reconcile(self) -> int:
+        """End the open calls Asterisk no longer has (their Hangup came while the link was down)."""
+        try:
+            live = {e.get("Uniqueid") for e in await self.ami.core_show_channels()}
+        except AmiError as exc:
+            log.warning("desk: cannot reconcile open calls now: %s", exc)
+            return 0
+        gone = [c for c in self._open if c not in live]
+        at = self.now()
+
+        def end(s: Session) -> None:
+            for call_id in gone:
+                store.record_end(s, call_id, at)
+        self._open.difference_update(gone)
+        await self._db(end)
+        if gone:
+            log.info("desk: %d calls ended while the AMI link was down", len(gone))
+        return len(gone)
 
     async def on_event(self, event: Event) -> None:
         connect = connect_from(event)

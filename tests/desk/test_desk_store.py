@@ -107,10 +107,23 @@ def test_a_transferred_notice_shows_what_was_heard_and_every_customer_of_the_num
     with rt.sessions() as s:
         card = desk_state(s, ids["op2"], now=NOW)["call"]
         assert desk_state(s, ids["op1"], now=NOW)["call"] is None
-    assert card["found_by"] == "number"
-    assert [c["account"] for c in card["customers"]] == ["300100000001", "300100000002"]
+    assert card["found_by"] == "notice"  # the customer the notice was for, whatever caller id the call had
+    assert [c["account"] for c in card["customers"]] == ["300100000001"]
     assert card["notice"]["campaign"] == "desk" and card["notice"]["keys"] == ["0"]
     assert card["notice"]["text"] == "Задолженность 1234 рубля 56 копеек."
+
+
+def test_a_number_shared_by_several_customers_lists_them_all(rt: Runtime) -> None:
+    ids = seed(rt)
+    connect = connect_from(agent_connect("walk-in", OP2))  # no account typed, no notice
+    assert connect is not None
+    with db.transaction(rt.sessions) as s:
+        store.record_connect(s, connect, NOW)
+    with rt.sessions() as s:
+        card = desk_state(s, ids["op2"], now=NOW)["call"]
+    assert card["found_by"] == "number"
+    assert [c["account"] for c in card["customers"]] == ["300100000001", "300100000002"]
+    assert card["customers"][1]["balance"] is None and card["notice"] is None
 
 
 def test_wrap_up_is_stored_with_the_call_and_makes_a_callback_with_its_deadline(rt: Runtime) -> None:
