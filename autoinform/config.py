@@ -402,6 +402,27 @@ class TemplateSettings(BaseModel):
     notice_subject: str = "Рассылка ждёт утверждения"
 
 
+class DeskSettings(BaseModel):
+    """The operators' desk (issue 13): wrap-up topics, and how a callback from the desk dials."""
+
+    topics: list[str] = ["Задолженность и оплата", "Показания счётчика", "Перерасчёт", "Отключение и подключение",
+                         "Договор и документы", "Жалоба", "Другое"]
+    # Where the operator's phone goes once answered: a context that dials AUTOINFORM_DESK_DIAL
+    # (docs/asterisk/extensions.conf [autoinform-desk-callback]).
+    callback_context: str = "autoinform-desk-callback"
+    # The customer's number as the trunk dials it; {number} is the task's caller.
+    callback_dial: str = "PJSIP/{number}@trunk"
+    operator_ring_s: float = Field(30.0, gt=0, le=300)  # how long the operator's phone rings
+    recent_readings: int = Field(5, ge=0, le=50)
+
+    @field_validator("callback_dial")
+    @classmethod
+    def _has_number(cls, value: str) -> str:
+        if "{number}" not in value:
+            raise ValueError("desk.callback_dial needs a {number} placeholder, e.g. PJSIP/{number}@trunk")
+        return value
+
+
 class Settings(BaseSettings, _Masked):
     model_config = SettingsConfigDict(
         env_prefix="AUTOINFORM_",
@@ -430,6 +451,7 @@ class Settings(BaseSettings, _Masked):
     hotline: HotlineSettings = HotlineSettings()
     drop_folder: DropFolderSettings = DropFolderSettings()  # issue 14
     templates: TemplateSettings = TemplateSettings()  # issue 14
+    desk: DeskSettings = DeskSettings()  # issue 13
 
     @field_validator("timezone")
     @classmethod

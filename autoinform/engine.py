@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, cast
 
 import uvicorn
-from fastapi import APIRouter
+from fastapi import APIRouter, FastAPI
 from sqlalchemy import func, select
 
 from autoinform.campaigns import ACTIVE
@@ -33,6 +33,7 @@ from autoinform.web.serve import WebServer, web_server
 from ivr.hotline.queue_watch import QueueStats
 
 if TYPE_CHECKING:
+    from autoinform.desk.control import DeskControl
     from ivr.hotline.backend import HotlineBackend
     from ivr.router import Flow
 
@@ -102,6 +103,8 @@ class Engine:
         self._started = asyncio.Event()
         self._hotline: Flow | None = None
         self.hotline_queue = QueueStats()  # the queue watch's own once AMI is set up
+        self.web_app: FastAPI | None = None
+        self.desk: DeskControl | None = None  # issue 13, with the hotline's AMI link
         if self.options.hotline is not None and self.options.ivr:
             from ivr.hotline.flow import load_hotline_flow  # the menu and information base checked now,
             settings = rt.settings                          # before the engine takes any call
@@ -178,6 +181,7 @@ class Engine:
         if self._hotline is not None:
             stats["hotline_queue"] = self.hotline_queue
         app = create_app(self.rt, routers=routers, stats=stats)
+        self.web_app = app  # desk (issue 13): its AMI control is handed to the pages once up
         return web_server(app, self.rt.settings.web.host, self.rt.settings.web.port, cls=_EmbeddedServer)
 
     async def _ivr(self, stop: asyncio.Event) -> None:
@@ -199,19 +203,27 @@ class Engine:
         """The hotline's background work (issue 11): the queue's waits from AMI (HL-4, HL-5) when
         an AMI user is configured, and expired recordings removed every hour (retention)."""
         from autoinform.hotline import recordings
-        from ivr.ami.client import AmiClient
+        from ivr.ami.client import AmiClient, Subscription
         from ivr.hotline.queue_watch import QueueWatch
 
         settings = self.rt.settings
         backend = self.options.hotline
         assert backend is not None
         ami: AmiClient | None = None
+        desk_sub: Subscription | None = None
         if settings.ami.username:
             ami = AmiClient(settings.ami, name="hotline")
             watch = QueueWatch(backend, settings.hotline.operator_wait_limit_s,
                                queues=frozenset({settings.ivr.operator_queue}))
             self.hotline_queue = watch.stats
             watch.attach(ami)
+            # --- operator desk (issue 13): screen-pop, pause, callbacks over the same AMI link ---
+            from autoinform.desk.control import DeskControl
+            self.desk = DeskControl(self.rt, ami, settings.ivr.operator_queue)
+            desk_sub = await self.desk.start()
+            if self.web_app is not None:
+                self.web_app.state.desk_control = self.desk
+            # --- end of the desk's part ---
             ami.start()
         try:
             while not stop.is_set():
@@ -225,6 +237,8 @@ class Engine:
                     await asyncio.wait_for(stop.wait(), 3600)
         finally:
             if ami is not None:
+                if desk_sub is not None:
+                    desk_sub.close()
                 await ami.close()
 
     async def _wait_idle(self, stop: asyncio.Event) -> None:

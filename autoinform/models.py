@@ -691,3 +691,60 @@ class DropFile(Base):
     detail: Mapped[str] = mapped_column(String(2000), default="")
     moved_to: Mapped[str] = mapped_column(String(500), default="")
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# --- operator desk (issue 13) ------------------------------------------------------------------
+
+
+class DeskOperator(Base):
+    """An operator's phone: the queue member interface the queue rings for them (`PJSIP/201`,
+    `Local/201@operators`); AgentConnect names it, and the screen-pop goes to this user alone."""
+
+    __tablename__ = "desk_operators"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    interface: Mapped[str] = mapped_column(String(128), unique=True)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class DeskCall(Base):
+    """A call the queue connected to an operator (AI-8, HL-4), keyed by the caller's uniqueid, with
+    the operator's wrap-up (topic, note, the task it made); joins hotline_calls by call_id (HL-5)."""
+
+    __tablename__ = "desk_calls"
+    __table_args__ = (Index("ix_desk_calls_operator_connected", "operator_id", "connected_at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    call_id: Mapped[str] = mapped_column(String(64), unique=True)  # the caller's Uniqueid
+    linked_id: Mapped[str] = mapped_column(String(64), default="")
+    queue: Mapped[str] = mapped_column(String(64), default="")
+    interface: Mapped[str] = mapped_column(String(128))
+    operator_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), default=None)
+    caller: Mapped[str] = mapped_column(String(32), default="")
+    account: Mapped[str | None] = mapped_column(String(32), default=None)
+    attempt_id: Mapped[int | None] = mapped_column(BigInteger, default=None)  # a notification's transfer
+    hold_s: Mapped[float | None] = mapped_column(default=None)
+    connected_at: Mapped[datetime] = mapped_column(index=True)
+    ended_at: Mapped[datetime | None] = mapped_column(default=None)
+    topic: Mapped[str | None] = mapped_column(String(64), default=None)
+    note: Mapped[str] = mapped_column(String(2000), default="")
+    task_id: Mapped[int | None] = mapped_column(ForeignKey("hotline_tasks.id", ondelete="SET NULL"),
+                                                default=None)
+    wrapped_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class DeskCallback(Base):
+    """A "call back" placed from the desk on a task (QI-2): the operator's phone first, then the
+    customer; what Asterisk answered is kept."""
+
+    __tablename__ = "desk_callbacks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("hotline_tasks.id", ondelete="CASCADE"), index=True)
+    operator_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), default=None)
+    interface: Mapped[str] = mapped_column(String(128))
+    number: Mapped[str] = mapped_column(String(32))
+    channel_id: Mapped[str] = mapped_column(String(64), unique=True)
+    placed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    result: Mapped[str] = mapped_column(String(32), default="placed")  # placed | answered | busy | …
+    ended_at: Mapped[datetime | None] = mapped_column(default=None)

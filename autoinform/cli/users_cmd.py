@@ -125,6 +125,22 @@ def role_cmd(login: str, role: Annotated[str, typer.Argument(help=ROLES)]) -> No
     console.print(f"{login} is now {r.value}", highlight=False)
 
 
+@app.command("phone")
+def phone(login: str, interface: Annotated[str, typer.Argument(
+        help="the queue member interface the operators' queue rings for this user: PJSIP/201, "
+             "Local/201@operators/n")]) -> None:
+    """Link an operator to their phone: calls the queue connects to INTERFACE pop up on their desk
+    (issue 13; an admin does)."""
+    from autoinform.db import transaction
+    from autoinform.desk.store import set_phone
+    from autoinform.models import Role
+
+    with runtime() as rt, transaction(rt.sessions) as s:
+        row = set_phone(s, login, interface, actor=acting_user(s, Role.ADMIN).login)
+        iface = row.interface
+    console.print(f"{login}'s phone is {iface}", highlight=False)
+
+
 @app.command("disable")
 def disable(login: str) -> None:
     """Disable a user: their web sessions end, their tokens stop working (an admin does)."""
