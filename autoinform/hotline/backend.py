@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -45,6 +46,22 @@ from ivr.hotline.backend import (
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 DB_THREADS = 8  # on PostgreSQL; SQLite gets one
+# How long find_account's answer (with the balance fetched by the same query) serves the same
+# account's next find_account and balance: the length of one menu choice, so a billing import is
+# heard at most this late; a reading is still checked against the customer table when submitted.
+ACCOUNT_CACHE_S = 10.0
+ACCOUNT_CACHE_MAX = 10000
+
+_c, _b = Customer.__table__.c, AccountBalance.__table__.c
+_ACCOUNT = (select(_c.id, Division.__table__.c.code, _b.amount_kopecks, _b.as_of)
+            .select_from(Customer.__table__.outerjoin(Division.__table__, _c.division_id == Division.__table__.c.id)
+                         .outerjoin(AccountBalance.__table__, _b.account == _c.account))
+            .where(_c.account == bindparam("account")))
+_BALANCE = select(_b.amount_kopecks, _b.as_of).where(_b.account == bindparam("account"))
+
+
+def _balance(account: str, kopecks: int | None, as_of: date | None) -> Balance | None:
+    return None if kopecks is None or as_of is None else Balance(account, Decimal(kopecks).scaleb(-2), as_of)
 
 
 def reception_hours(rt: Runtime) -> ReceptionHours:
@@ -65,6 +82,8 @@ class DbHotlineBackend:
         self._clock = clock or (lambda: datetime.now(UTC))
         threads = 1 if rt.engine.dialect.name == "sqlite" else DB_THREADS
         self._db = ThreadPoolExecutor(threads, thread_name_prefix="hotline-db")
+        # account -> (monotonic expiry, account, balance); touched on the event loop's thread only
+        self._accounts: dict[str, tuple[float, AccountInfo, Balance | None]] = {}
         self.recordings_dir = self.settings.recordings_dir.resolve()
         try:
             self.recordings_dir.mkdir(parents=True, exist_ok=True)
@@ -94,6 +113,22 @@ class DbHotlineBackend:
                 return work(s)
         return await asyncio.get_running_loop().run_in_executor(self._db, run)
 
+    async def _read_core(self, work: Callable[[Connection], T]) -> T:
+        """Hot reads: Core statements on a pooled connection, no ORM session."""
+        def run() -> T:
+            with self.rt.engine.connect() as conn:
+                return work(conn)
+        return await asyncio.get_running_loop().run_in_executor(self._db, run)
+
+    async def _write_core(self, work: Callable[[Connection], T]) -> T:
+        """Hot writes: committed before this returns (IMMEDIATE on SQLite, as db.transaction)."""
+        def run() -> T:
+            with self.rt.engine.connect() as conn:
+                conn.execution_options(**{db.WRITE_OPTION: True})
+                with conn.begin():
+                    return work(conn)
+        return await asyncio.get_running_loop().run_in_executor(self._db, run)
+
     async def _write(self, work: Callable[[Session], T]) -> T:
         def run() -> T:
             with db.transaction(self.rt.sessions) as s:
@@ -103,33 +138,56 @@ class DbHotlineBackend:
     def close(self) -> None:
         self._db.shutdown(wait=True)
 
+    def _cached(self, account: str) -> tuple[AccountInfo, Balance | None] | None:
+        hit = self._accounts.get(account)
+        if hit is None or hit[0] < time.monotonic():
+            return None
+        return hit[1], hit[2]
+
+    def _remember(self, info: AccountInfo, balance: Balance | None) -> None:
+        now = time.monotonic()
+        if len(self._accounts) >= ACCOUNT_CACHE_MAX:
+            self._accounts = {k: v for k, v in self._accounts.items() if v[0] >= now}
+            if len(self._accounts) >= ACCOUNT_CACHE_MAX:
+                self._accounts.clear()
+        self._accounts[info.account] = (now + ACCOUNT_CACHE_S, info, balance)
+
     async def find_account(self, account: str) -> AccountInfo | None:
+        """The customer, its division and its balance in one query; remembered for ACCOUNT_CACHE_S
+        (an unknown account is not: one imported meanwhile is found on the caller's next try)."""
         try:
             key = parse_account(account)
         except ValueError:
             return None
+        if (hit := self._cached(key)) is not None:
+            return hit[0]
 
-        def work(s: Session) -> AccountInfo | None:
-            row = s.execute(select(Customer.id, Division.code).outerjoin(Division, Customer.division_id == Division.id)
-                            .where(Customer.account == key)).first()
-            return None if row is None else AccountInfo(key, row[0], row[1])
-        return await self._read(work)
+        def work(conn: Connection) -> tuple[AccountInfo, Balance | None] | None:
+            row = conn.execute(_ACCOUNT, {"account": key}).first()
+            return None if row is None else (AccountInfo(key, row[0], row[1]), _balance(key, row[2], row[3]))
+        found = await self._read_core(work)
+        if found is None:
+            return None
+        self._remember(*found)
+        return found[0]
 
     async def balance(self, account: str) -> Balance | None:
-        def work(s: Session) -> Balance | None:
-            row = s.get(AccountBalance, account)
-            if row is None:
-                return None
-            return Balance(row.account, Decimal(row.amount_kopecks).scaleb(-2), row.as_of)
-        return await self._read(work)
+        if (hit := self._cached(account)) is not None:
+            return hit[1]
+
+        def work(conn: Connection) -> Balance | None:
+            row = conn.execute(_BALANCE, {"account": account}).first()
+            return None if row is None else _balance(account, row[0], row[1])
+        return await self._read_core(work)
 
     async def submit_reading(self, reading: ReadingSubmission) -> ReadingResult:
+        """Committed when this returns: a caller told "accepted" has the reading stored."""
         now = self.now()
 
-        def work(s: Session) -> ReadingResult:
-            return readings.submit(s, reading, max_increase=self.settings.max_reading_increase, now=now,
+        def work(conn: Connection) -> ReadingResult:
+            return readings.submit(conn, reading, max_increase=self.settings.max_reading_increase, now=now,
                                    tz=self.rt.settings.tz)
-        result = await self._write(work)
+        result = await self._write_core(work)
         log.info("reading for %s from %s by %s: %s", reading.account, mask_phone(reading.caller),
                  reading.source.value, "accepted" if result.accepted else result.refusal,
                  extra={"call_id": reading.call_id})
@@ -149,6 +207,10 @@ class DbHotlineBackend:
         return task_id
 
     async def record_call(self, record: CallRecord) -> None:
+        """Committed when this returns; one INSERT for a new call, a merge for one back from the queue."""
+        if await self._write_core(lambda conn: calls.insert_new_call(conn, record)):
+            return
+
         def work(s: Session) -> None:
             calls.upsert_call(s, record)
         try:
