@@ -74,13 +74,17 @@ def reception_hours(rt: Runtime) -> ReceptionHours:
 
 
 class DbHotlineBackend:
-    def __init__(self, rt: Runtime, *, clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(self, rt: Runtime, *, clock: Callable[[], datetime] | None = None,
+                 threads: int | None = None) -> None:
         self.rt = rt
         self.settings = rt.settings.hotline
         self.hours = reception_hours(rt)
         self.deadlines = tasks.Deadlines(self.hours, self.settings)
         self._clock = clock or (lambda: datetime.now(UTC))
-        threads = 1 if rt.engine.dialect.name == "sqlite" else DB_THREADS
+        sqlite = rt.engine.dialect.name == "sqlite"
+        threads = threads or (1 if sqlite else DB_THREADS)
+        # SQLite's begin hook issues BEGIN itself (autoinform/db.py), which autocommit would leave open
+        self._autocommit = not sqlite
         self._db = ThreadPoolExecutor(threads, thread_name_prefix="hotline-db")
         # account -> (monotonic expiry, account, balance); touched on the event loop's thread only
         self._accounts: dict[str, tuple[float, AccountInfo, Balance | None]] = {}
@@ -114,16 +118,24 @@ class DbHotlineBackend:
         return await asyncio.get_running_loop().run_in_executor(self._db, run)
 
     async def _read_core(self, work: Callable[[Connection], T]) -> T:
-        """Hot reads: Core statements on a pooled connection, no ORM session."""
+        """Hot reads, one statement each: Core on a pooled connection, no ORM session; on PostgreSQL
+        in autocommit, which spares the BEGIN and ROLLBACK round trips."""
         def run() -> T:
             with self.rt.engine.connect() as conn:
+                if self._autocommit:
+                    conn.execution_options(isolation_level="AUTOCOMMIT")
                 return work(conn)
         return await asyncio.get_running_loop().run_in_executor(self._db, run)
 
-    async def _write_core(self, work: Callable[[Connection], T]) -> T:
-        """Hot writes: committed before this returns (IMMEDIATE on SQLite, as db.transaction)."""
+    async def _write_core(self, work: Callable[[Connection], T], *, one_statement: bool = False) -> T:
+        """Hot writes, committed before this returns: a transaction (IMMEDIATE on SQLite, as
+        db.transaction), or on PostgreSQL a single statement in autocommit, which the server commits
+        (durably, synchronous_commit) before it answers."""
         def run() -> T:
             with self.rt.engine.connect() as conn:
+                if one_statement and self._autocommit:
+                    conn.execution_options(isolation_level="AUTOCOMMIT")
+                    return work(conn)
                 conn.execution_options(**{db.WRITE_OPTION: True})
                 with conn.begin():
                     return work(conn)
@@ -208,7 +220,7 @@ class DbHotlineBackend:
 
     async def record_call(self, record: CallRecord) -> None:
         """Committed when this returns; one INSERT for a new call, a merge for one back from the queue."""
-        if await self._write_core(lambda conn: calls.insert_new_call(conn, record)):
+        if await self._write_core(lambda conn: calls.insert_new_call(conn, record), one_statement=True):
             return
 
         def work(s: Session) -> None:

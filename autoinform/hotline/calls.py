@@ -27,11 +27,12 @@ def insert_new_call(conn: Connection, record: CallRecord) -> bool:
               "ended_at": record.ended_at, "menu_path": list(record.menu_path),
               "menu_reached_at": record.menu_reached_at, "outcome": record.outcome[:32], "account": record.account,
               "survey": record.survey, "after_hours": record.after_hours}
-    return conn.execute(_INSERT_NEW[conn.dialect.name], values).rowcount == 1
+    return conn.execute(_INSERT_NEW[conn.dialect.name], values).first() is not None
 
 
-_INSERT_NEW = {d.dialect.name: d.insert(HotlineCall.__table__).on_conflict_do_nothing(index_elements=["call_id"])
-               for d in (postgresql, sqlite)}
+# RETURNING, not rowcount: an insert that returns the new id reports rowcount -1 on psycopg
+_INSERT_NEW = {d.dialect.name: d.insert(HotlineCall).on_conflict_do_nothing(index_elements=["call_id"])
+               .returning(HotlineCall.id) for d in (postgresql, sqlite)}
 
 
 def upsert_call(session: Session, record: CallRecord) -> HotlineCall:

@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import IO, Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Row, bindparam, insert, select
+from sqlalchemy import Connection, bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from autoinform.importing.export import excel_safe
@@ -36,7 +36,7 @@ class Previous:
     at: datetime
 
 
-def _previous(rows: Sequence[Row[Any]]) -> Previous | None:
+def _previous(rows: Sequence[Any]) -> Previous | None:
     """From the latest rows (register, value, at, call_id), newest first."""
     rows = [r for r in rows if r.register is not None]
     if not rows:
@@ -59,7 +59,7 @@ _CUSTOMER_AND_LATEST = (select(Customer.__table__.c.id.label("customer"), *_LATE
                         .where(Customer.__table__.c.account == bindparam("account")).order_by(*_ORDER).limit(6))
 _LOCK_CUSTOMER = (select(Customer.__table__.c.id).where(Customer.__table__.c.account == bindparam("account"))
                   .with_for_update())
-_INSERT = insert(MeterReading.__table__).returning(_r.id)
+_INSERT = insert(MeterReading).returning(_r.id)
 _LATEST_ROWS = select(*_LATEST).where(_r.account == bindparam("account")).order_by(*_ORDER).limit(6)
 
 
