@@ -1,11 +1,12 @@
 """Hotline calls through the FastAGI server against /selftest on the same server (issue 11).
 
     python -m bench hotline [--quick] [--seconds S] [--levels 1,50,500] [--backend db|memory]
+                            [--db-url postgresql://postgres@127.0.0.1:5432/postgres] [--db-threads N]
 
 The server runs in its own process pinned to CPU 0 with two routes: the real /hotline flow (the
 shipped menu and information base) and /selftest. Behind the flow is the engine's own
-DbHotlineBackend on a SQLite file seeded with customers and their balances (`--backend db`, the
-default: every account, balance and reading is a database look-up or write, as in production), or
+DbHotlineBackend on a SQLite file (or, with --db-url, a fresh database on that PostgreSQL server,
+dropped after) seeded with customers and their balances (`--backend db`, the default: every account, balance and reading is a database look-up or write, as in production), or
 the in-memory backend of tests/hotline (`--backend memory`: the flow's own cost alone). This
 process plays Asterisk on CPU 1, a scripted caller per connection: the greeting, 3 (balance) with
 an account, the amount spoken, back in the menu 2 (reading) with the account, a single-rate meter,
