@@ -6,8 +6,9 @@
 The server runs in its own process pinned to CPU 0 with two routes: the real /hotline flow (the
 shipped menu and information base) and /selftest. Behind the flow is the engine's own
 DbHotlineBackend on a SQLite file (or, with --db-url, a fresh database on that PostgreSQL server,
-dropped after) seeded with customers and their balances (`--backend db`, the default: every account, balance and reading is a database look-up or write, as in production), or
-the in-memory backend of tests/hotline (`--backend memory`: the flow's own cost alone). This
+dropped after) seeded with customers and their balances (`--backend db`, the default: every
+account, balance and reading is a database look-up or write, as in production), or the in-memory
+backend of tests/hotline (`--backend memory`: the flow's own cost alone). This
 process plays Asterisk on CPU 1, a scripted caller per connection: the greeting, 3 (balance) with
 an account, the amount spoken, back in the menu 2 (reading) with the account, a single-rate meter,
 a reading, the read-back confirmed with 1, then the caller hangs up in the menu: about 35 AGI
