@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
@@ -22,12 +22,13 @@ DELIVERIES = "deliveries"  # the generations row counting delivery progress (SQL
 _PAYLOAD_MAX = 7000  # NOTIFY payloads stop at 8000 bytes; beyond this the ids are left out
 
 
-def announce(session: Session, campaign_ids: Iterable[int] = (), *, counted: bool = False) -> None:
+def announce(session: Session | Connection, campaign_ids: Iterable[int] = (), *, counted: bool = False) -> None:
     """Record that the campaigns `campaign_ids` (none: unknown which) changed in this transaction.
 
     `counted`: the transaction already bumped a generations counter (campaign states do), which
-    SQLite pages watch; only PostgreSQL needs telling then."""
-    dialect = session.get_bind().dialect.name
+    SQLite pages watch; only PostgreSQL needs telling then. A Core connection (the hotline's fast
+    path) serves as well as a session."""
+    dialect = (session.get_bind() if isinstance(session, Session) else session).dialect.name
     if dialect == "postgresql":
         payload = ",".join(str(i) for i in sorted(set(campaign_ids)))
         session.execute(select(func.pg_notify(CHANNEL, payload if len(payload) <= _PAYLOAD_MAX else "")))

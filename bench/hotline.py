@@ -1,12 +1,14 @@
 """Hotline calls through the FastAGI server against /selftest on the same server (issue 11).
 
     python -m bench hotline [--quick] [--seconds S] [--levels 1,50,500] [--backend db|memory]
+                            [--db-url postgresql://postgres@127.0.0.1:5432/postgres] [--db-threads N]
 
 The server runs in its own process pinned to CPU 0 with two routes: the real /hotline flow (the
 shipped menu and information base) and /selftest. Behind the flow is the engine's own
-DbHotlineBackend on a SQLite file seeded with customers and their balances (`--backend db`, the
-default: every account, balance and reading is a database look-up or write, as in production), or
-the in-memory backend of tests/hotline (`--backend memory`: the flow's own cost alone). This
+DbHotlineBackend on a SQLite file (or, with --db-url, a fresh database on that PostgreSQL server,
+dropped after) seeded with customers and their balances (`--backend db`, the default: every
+account, balance and reading is a database look-up or write, as in production), or the in-memory
+backend of tests/hotline (`--backend memory`: the flow's own cost alone). This
 process plays Asterisk on CPU 1, a scripted caller per connection: the greeting, 3 (balance) with
 an account, the amount spoken, back in the menu 2 (reading) with the account, a single-rate meter,
 a reading, the read-back confirmed with 1, then the caller hangs up in the menu: about 35 AGI
@@ -26,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
@@ -54,17 +57,39 @@ def _env(script: str, uniqueid: str) -> bytes:
 
 # --- the server (child process) --------------------------------------------------------------------
 
-def _db_backend(tmp: Path, settings: HotlineSettings) -> HotlineBackend:
-    """The engine's backend on a fresh SQLite file: ACCOUNTS customers, each with a balance."""
+@contextlib.contextmanager
+def _database(tmp: Path, server_url: str | None) -> Iterator[str]:
+    """A fresh SQLite file, or a fresh database on the PostgreSQL server of `server_url`, dropped after."""
+    if server_url is None:
+        yield f"sqlite:///{tmp / 'bench.db'}"
+        return
+    from sqlalchemy import text
+
+    from autoinform import db
+
+    name = f"autoinform_bench_{os.getpid()}"
+    admin = db.make_engine(server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield admin.url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def _db_backend(tmp: Path, url: str, settings: HotlineSettings, threads: int | None) -> HotlineBackend:
+    """The engine's backend on a fresh database: ACCOUNTS customers, each with a balance."""
     from datetime import date
 
     from autoinform import db
     from autoinform.config import Settings
-    from autoinform.hotline.backend import hotline_backend
+    from autoinform.hotline.backend import DbHotlineBackend
     from autoinform.models import AccountBalance, BillingImport, Customer
     from autoinform.runtime import open_runtime
 
-    rt = open_runtime(Settings(database_url=f"sqlite:///{tmp / 'bench.db'}", var_dir=tmp / "var",
+    rt = open_runtime(Settings(database_url=url, var_dir=tmp / "var",
                                hotline=settings.model_copy(update={"recordings_dir": tmp / "rec"})))
     db.upgrade(rt.engine)
     with db.transaction(rt.sessions) as s:
@@ -75,10 +100,16 @@ def _db_backend(tmp: Path, settings: HotlineSettings) -> HotlineBackend:
             account = f"{100000 + i}"
             s.add(Customer(account=account, name=f"Клиент {i}", group=1))
             s.add(AccountBalance(account=account, amount_kopecks=123456, as_of=date.today(), import_id=imp.id))
-    return hotline_backend(rt)
+    return DbHotlineBackend(rt, threads=threads)
 
 
-async def _serve(backend_kind: str) -> None:
+async def _serve(backend_kind: str, db_url: str | None, threads: int | None) -> None:
+    tmp = Path(tempfile.mkdtemp(prefix="bench-hotline-"))
+    with _database(tmp, db_url if backend_kind == "db" else None) as url:
+        await _serve_on(tmp, backend_kind, url, threads)
+
+
+async def _serve_on(tmp: Path, backend_kind: str, url: str, threads: int | None) -> None:
     sys.path.insert(0, str(ROOT))
     from autoinform.config import HotlineSettings, IvrSettings
     from ivr.flows.selftest import selftest
@@ -89,12 +120,11 @@ async def _serve(backend_kind: str) -> None:
     from ivr.server import FastAgiServer
     from tests.hotline.memory_backend import MemoryBackend
 
-    tmp = Path(tempfile.mkdtemp(prefix="bench-hotline-"))
     hours = {d: "00:00-23:59" for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
     settings = HotlineSettings(hours=hours, holidays_open=True, max_reading_increase=10**9)
     backend: HotlineBackend
     if backend_kind == "db":
-        backend = _db_backend(tmp, settings)
+        backend = _db_backend(tmp, url, settings, threads)
     else:
         memory = MemoryBackend(tmp, settings)
         for i in range(ACCOUNTS):
@@ -112,6 +142,10 @@ async def _serve(backend_kind: str) -> None:
     loop = asyncio.get_running_loop()
     await loop.run_in_executor(None, sys.stdin.read)
     await server.shutdown()
+    close = getattr(backend, "close", None)
+    if close is not None:
+        close()
+        backend.rt.engine.dispose()  # type: ignore[attr-defined]
 
 
 # --- the callers (this process) --------------------------------------------------------------------
@@ -240,9 +274,9 @@ async def _load(port: int, script: str, concurrency: int, seconds: float, minimu
 MIN_COMMANDS = {"hotline": 30, "selftest": 15}  # fewer: the call went wrong (counted as failed)
 
 
-def _measure(levels: list[int], seconds: float, backend: str) -> dict[str, list[Level]]:
-    server = subprocess.Popen([sys.executable, "-m", "bench.hotline", "--serve", "--backend", backend], cwd=ROOT,
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+def _measure(levels: list[int], seconds: float, backend: str, extra: list[str]) -> dict[str, list[Level]]:
+    server = subprocess.Popen([sys.executable, "-m", "bench.hotline", "--serve", "--backend", backend, *extra],
+                              cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         with contextlib.suppress(OSError, AttributeError):
             os.sched_setaffinity(server.pid, {SERVER_CPU})
@@ -301,18 +335,26 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--levels", default="1,50,500")
     parser.add_argument("--backend", choices=("db", "memory"), default="db",
                         help="the engine's database backend (SQLite) or the in-memory one")
+    parser.add_argument("--db-url", default=None,
+                        help="a PostgreSQL server URL (e.g. postgresql://postgres@127.0.0.1:5432/postgres): the db "
+                             "backend runs on a fresh database created there and dropped after; default SQLite")
+    parser.add_argument("--db-threads", type=int, default=None,
+                        help="the backend's database threads (default: 1 on SQLite, DB_THREADS on PostgreSQL)")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve:
-        _run(lambda: _serve(args.backend), False)
+        _run(lambda: _serve(args.backend, args.db_url, args.db_threads), False)
         return 0
+    extra = [*(["--db-url", args.db_url] if args.db_url else []),
+             *(["--db-threads", str(args.db_threads)] if args.db_threads else [])]
     with contextlib.suppress(OSError, AttributeError):
         os.sched_setaffinity(0, {LOAD_CPU})
     seconds = args.seconds or (1.0 if args.quick else 4.0)
     levels = [int(x) for x in args.levels.split(",")]
-    print(f"hotline bench: {args.backend} backend, {seconds:g} s per level, levels {levels}, "
+    where = "" if args.backend == "memory" else " on PostgreSQL" if args.db_url else " on SQLite"
+    print(f"hotline bench: {args.backend} backend{where}, {seconds:g} s per level, levels {levels}, "
           f"server on CPU {SERVER_CPU}, callers on CPU {LOAD_CPU}, Python {sys.version.split()[0]}")
-    return 0 if _report(_measure(levels, seconds, args.backend), levels) else 1
+    return 0 if _report(_measure(levels, seconds, args.backend, extra), levels) else 1
 
 
 if __name__ == "__main__":

@@ -6,7 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from autoinform.models import HotlineCall, HotlineQueueEvent
@@ -17,6 +18,21 @@ def merged_path(old: list[str], new: list[str]) -> list[str]:
     """A caller back from the queue continues the record: a path that restates the old one
     replaces it, any other path is appended."""
     return list(new) if new[: len(old)] == old else [*old, *new]
+
+
+def insert_new_call(conn: Connection, record: CallRecord) -> bool:
+    """The common case in one statement: insert the call's record unless its call_id is already
+    there (a caller back from the queue). False: it was, and upsert_call must merge the two."""
+    values = {"call_id": record.call_id[:64], "caller": record.caller[:32], "started_at": record.started_at,
+              "ended_at": record.ended_at, "menu_path": list(record.menu_path),
+              "menu_reached_at": record.menu_reached_at, "outcome": record.outcome[:32], "account": record.account,
+              "survey": record.survey, "after_hours": record.after_hours}
+    return conn.execute(_INSERT_NEW[conn.dialect.name], values).first() is not None
+
+
+# RETURNING, not rowcount: an insert that returns the new id reports rowcount -1 on psycopg
+_INSERT_NEW = {d.dialect.name: d.insert(HotlineCall).on_conflict_do_nothing(index_elements=["call_id"])
+               .returning(HotlineCall.id) for d in (postgresql, sqlite)}
 
 
 def upsert_call(session: Session, record: CallRecord) -> HotlineCall:

@@ -11,13 +11,13 @@ hotline.max_reading_increase above it.
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import IO
+from typing import IO, Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import Connection, bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from autoinform.importing.export import excel_safe
@@ -36,19 +36,35 @@ class Previous:
     at: datetime
 
 
-def previous_reading(session: Session, account: str) -> Previous | None:
-    rows = session.execute(select(MeterReading.register, MeterReading.value, MeterReading.at,
-                                  MeterReading.call_id)
-                           .where(MeterReading.account == account)
-                           .order_by(MeterReading.at.desc(), MeterReading.id.desc()).limit(6)).all()
+def _previous(rows: Sequence[Any]) -> Previous | None:
+    """From the latest rows (register, value, at, call_id), newest first."""
+    rows = [r for r in rows if r.register is not None]
     if not rows:
         return None
     first = rows[0]
     values: dict[Register, int] = {}
-    for reg, value, _at, _call in rows:
-        values.setdefault(Register(reg), value)
+    for r in rows:
+        values.setdefault(Register(r.register), r.value)
     last = {Register(r.register): r.value for r in rows if r.at == first.at and r.call_id == first.call_id}
     return Previous(values, frozenset(last), last, first.at)
+
+
+_r = MeterReading.__table__.c
+_LATEST = (_r.register, _r.value, _r.at, _r.call_id)
+_ORDER = (_r.at.desc(), _r.id.desc())
+# The customer and its latest rows (six covers a day/night pair three times) in one statement.
+_CUSTOMER_AND_LATEST = (select(Customer.__table__.c.id.label("customer"), *_LATEST)
+                        .select_from(Customer.__table__.outerjoin(MeterReading.__table__,
+                                                                  _r.account == Customer.__table__.c.account))
+                        .where(Customer.__table__.c.account == bindparam("account")).order_by(*_ORDER).limit(6))
+_LOCK_CUSTOMER = (select(Customer.__table__.c.id).where(Customer.__table__.c.account == bindparam("account"))
+                  .with_for_update())
+_INSERT = insert(MeterReading).returning(_r.id)
+_LATEST_ROWS = select(*_LATEST).where(_r.account == bindparam("account")).order_by(*_ORDER).limit(6)
+
+
+def previous_reading(conn: Session | Connection, account: str) -> Previous | None:
+    return _previous(conn.execute(_LATEST_ROWS, {"account": account}).all())
 
 
 def check(sub: ReadingSubmission, prev: Previous | None, *, max_increase: int, now: datetime,
@@ -70,24 +86,33 @@ def check(sub: ReadingSubmission, prev: Previous | None, *, max_increase: int, n
     return None
 
 
-def submit(session: Session, sub: ReadingSubmission, *, max_increase: int, now: datetime,
+def submit(conn: Session | Connection, sub: ReadingSubmission, *, max_increase: int, now: datetime,
            tz: ZoneInfo) -> ReadingResult:
-    """Check and store in the caller's transaction; the customer row is locked (PostgreSQL) so two
-    submissions for one account are checked one after the other."""
-    customer = session.scalar(select(Customer.id).where(Customer.account == sub.account).with_for_update())
-    if customer is None:
-        return ReadingResult(False, ReadingRefusal.UNKNOWN_ACCOUNT)
-    prev = previous_reading(session, sub.account)
+    """Check and store in the caller's write transaction, in as few statements as the database
+    allows. Two submissions for one account are checked one after the other: on SQLite the write
+    transaction (BEGIN IMMEDIATE) already holds the file's write lock, so the customer and its latest
+    readings come in one statement; on PostgreSQL the customer row is locked first and the readings
+    read by a second statement, whose fresh snapshot (READ COMMITTED) sees what the previous holder
+    of the lock committed."""
+    bind = conn.get_bind() if isinstance(conn, Session) else conn
+    if bind.dialect.name == "sqlite":
+        rows = conn.execute(_CUSTOMER_AND_LATEST, {"account": sub.account}).all()
+        if not rows:
+            return ReadingResult(False, ReadingRefusal.UNKNOWN_ACCOUNT)
+        prev = _previous(rows)
+    else:
+        if conn.execute(_LOCK_CUSTOMER, {"account": sub.account}).first() is None:
+            return ReadingResult(False, ReadingRefusal.UNKNOWN_ACCOUNT)
+        prev = previous_reading(conn, sub.account)
     previous = dict(prev.values) if prev else {}
     refusal = check(sub, prev, max_increase=max_increase, now=now, tz=tz)
     if refusal is not None:
         return ReadingResult(False, refusal, previous)
-    rows = [MeterReading(account=sub.account, register=reg.value, value=value, source=sub.source.value,
-                         call_id=sub.call_id, caller=sub.caller[:32], at=now)
-            for reg, value in sorted(sub.values.items())]
-    session.add_all(rows)
-    session.flush()
-    return ReadingResult(True, None, previous, rows[0].id)
+    rows_in = [{"account": sub.account, "register": reg.value, "value": value, "source": sub.source.value,
+                "call_id": sub.call_id, "caller": sub.caller[:32], "at": now}
+               for reg, value in sorted(sub.values.items())]
+    ids = conn.execute(_INSERT, rows_in).scalars().all()
+    return ReadingResult(True, None, previous, min(ids))
 
 
 # --- export for the billing system -------------------------------------------------------------
