@@ -21,7 +21,7 @@ from autoinform.web.app import create_app
 from tests.desk.conftest import CALLER, NOW, OP1, agent_connect, seed
 from tests.web.pages_fixtures import TestUserMiddleware as UserHeader
 from tests.web.pages_fixtures import serve
-from tests.web.test_browser import Shots, browser
+from tests.web.test_browser import Shots, browser, new_chromium
 
 __all__ = ["browser"]
 ROLES = {"op1": Role.OPERATOR, "op2": Role.OPERATOR}
@@ -30,17 +30,7 @@ ROLES = {"op1": Role.OPERATOR, "op2": Role.OPERATOR}
 @pytest.fixture
 def second_browser(browser: Any) -> Iterator[Any]:
     """Another Chromium like `browser` (its own cookies: the other operator)."""
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    from tests.web.test_browser import CHROMEDRIVER, CHROMIUM
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                "--window-size=1280,1400", "--lang=ru"):
-        options.add_argument(arg)
-    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
+    driver = new_chromium(1400)
     try:
         yield driver
     finally:

@@ -46,19 +46,24 @@ def browser() -> Iterator[Any]:
         if REQUIRE:
             pytest.fail(reason + " (AUTOINFORM_TEST_REQUIRE_BROWSER=1)")
         pytest.skip(reason)
+    driver = new_chromium()
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def new_chromium(height: int = 1800) -> Any:
+    """Debian's Chromium, headless, through its chromedriver: a browser of its own (cookies too)."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                "--window-size=1280,1800", "--lang=ru"):
+                f"--window-size=1280,{height}", "--lang=ru"):
         options.add_argument(arg)
-    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
-    try:
-        yield driver
-    finally:
-        driver.quit()
+    return webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
 
 
 class Shots:
