@@ -23,15 +23,14 @@ from ivr.hotline.flow import hotline_flow
 from ivr.hotline.info import load_info
 from ivr.hotline.menu import load_menu
 from tests.conftest import ROOT
+from tests.hotline.test_flow import CALLER, _callerid, played, presses
 from tests.hotline_data.conftest import AddCustomer
 from tests.ivr.conftest import ServerFactory, agi_server, settle
-from tests.ivr.peer import AsteriskModel, Caller, PeerResult, call
+from tests.ivr.peer import AsteriskModel, Caller, call
 
-__all__ = ["agi_server"]
+__all__ = ["_callerid", "agi_server"]  # fixtures used by name
 
-CALLER = "+79001234567"
 HOURS = {d: "08:00-20:00" for d in ("mon", "tue", "wed", "thu", "fri", "sat")}
-AFTER_GREETING_MS = 2300  # welcome + recording notice, 1 s each on the peer
 
 
 @pytest.fixture
@@ -39,39 +38,6 @@ def settings(db_url: str, tmp_path: Path) -> Settings:
     return Settings(database_url=db_url, var_dir=tmp_path / "var", scenarios_dir=ROOT / "scenarios",
                     audio_dir=ROOT / "audio",
                     hotline=HotlineSettings(hours=HOURS, recordings_dir=tmp_path / "recordings"))
-
-
-@pytest.fixture(autouse=True)
-def _callerid(monkeypatch: pytest.MonkeyPatch) -> None:
-    import tests.ivr.peer as peer
-
-    original = peer.environment
-
-    def environment(script: str = "selftest", **kw: object) -> bytes:
-        return original(script, **{**kw, "callerid": CALLER})  # type: ignore[arg-type]
-
-    monkeypatch.setattr(peer, "environment", environment)
-
-
-def presses(*groups: str | int) -> list[tuple[int, str]]:
-    keys, at = [], AFTER_GREETING_MS
-    for group in groups:
-        if isinstance(group, int):
-            at += group
-            continue
-        for k in group:
-            keys.append((at, k))
-            at += 150
-    return keys
-
-
-def played(result: PeerResult) -> list[str]:
-    ids = []
-    for c in result.commands:
-        for head in ("STREAM FILE ", "GET DATA "):
-            if c.startswith(head):
-                ids.append(c.removeprefix(head).split(" ")[0].strip('"').removeprefix("autoinform/"))
-    return ids
 
 
 class Clock:
